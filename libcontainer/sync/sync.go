@@ -1,0 +1,206 @@
+// Package sync is the protocol between the husk process that creates a container (the parent) and the
+// container's init, over one SOCK_SEQPACKET socketpair whose child end is passed to `husk init` as the fd
+// named by _HUSK_INITPIPE. Every message is one packet; after the bootstrap, every packet is a JSON Msg.
+//
+//	step  from          to            message              meaning
+//	 1    parent        nsenter (C)   bootstrap (binary)   namespaces to create/join, oom_score_adj, time offsets
+//	 2    nsenter       parent        usermap {pid}        a user namespace was created: write pid's uid/gid maps
+//	 3    parent        nsenter       usermap-done         maps written
+//	 4    nsenter       parent        pid {pid}            the container init's host pid; stage 0 exits
+//	 5    parent        init (Go)     config {Config}      everything init needs (the parent has saved state.json)
+//	 6    init          parent        hooks                rootfs mounted: run prestart + createRuntime hooks now
+//	 7    parent        init          hooks-done           hooks ran (an error ends the create instead)
+//	 8    init          parent        ready                set up, about to wait on the exec FIFO (exec: about
+//	                                                       to execve; the socket is close-on-exec, so EOF
+//	                                                       after ready means the execve succeeded)
+//	 *    init/nsenter  parent        error {msg}          setup failed; the sender exits
+//
+// `husk start` releases init through the exec FIFO: init writes one byte and then execs the user process;
+// the FIFO's write end is close-on-exec, so `start` reads EOF when execve succeeded, or an error text
+// that init writes before exiting when a startContainer hook or the execve failed.
+package sync
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message types.
+const (
+	TypeUsermap     = "usermap"
+	TypeUsermapDone = "usermap-done"
+	TypePid         = "pid"
+	TypeConfig      = "config"
+	TypeHooks       = "hooks"
+	TypeHooksDone   = "hooks-done"
+	TypeReady       = "ready"
+	TypeError       = "error"
+)
+
+// Bootstrap record types understood by nsenter/nsenter.c.
+const (
+	BootCloneFlags = 1
+	BootNsPath     = 2
+	BootOOMScore   = 3
+	BootTimeNS     = 4
+	BootPidfd      = 5
+)
+
+// maxMsg bounds one packet; a config with a large seccomp profile fits comfortably.
+const maxMsg = 4 << 20
+
+// Msg is one JSON packet.
+type Msg struct {
+	Type   string          `json:"type"`
+	Pid    int             `json:"pid,omitempty"`
+	Msg    string          `json:"msg,omitempty"`
+	Config json.RawMessage `json:"config,omitempty"`
+}
+
+// Bootstrap builds the binary bootstrap message for nsenter.
+type Bootstrap struct {
+	buf []byte
+}
+
+func (b *Bootstrap) record(typ uint32, val []byte) {
+	var hdr [8]byte
+	binary.NativeEndian.PutUint32(hdr[0:], typ)
+	binary.NativeEndian.PutUint32(hdr[4:], uint32(len(val)))
+	b.buf = append(b.buf, hdr[:]...)
+	b.buf = append(b.buf, val...)
+}
+
+// CloneFlags sets the namespaces to create.
+func (b *Bootstrap) CloneFlags(flags uint32) {
+	var v [4]byte
+	binary.NativeEndian.PutUint32(v[:], flags)
+	b.record(BootCloneFlags, v[:])
+}
+
+// JoinNamespace adds a namespace to join by path.
+func (b *Bootstrap) JoinNamespace(flag uint32, path string) {
+	v := make([]byte, 4, 4+len(path)+1)
+	binary.NativeEndian.PutUint32(v, flag)
+	v = append(v, path...)
+	v = append(v, 0)
+	b.record(BootNsPath, v)
+}
+
+// JoinPidfd joins the namespaces in flags of the process behind the pidfd numbered fd in the child.
+func (b *Bootstrap) JoinPidfd(fd int, flags uint32) {
+	var v [8]byte
+	binary.NativeEndian.PutUint32(v[0:], uint32(fd))
+	binary.NativeEndian.PutUint32(v[4:], flags)
+	b.record(BootPidfd, v[:])
+}
+
+// OOMScoreAdj sets the value written to /proc/self/oom_score_adj before any namespace is entered.
+func (b *Bootstrap) OOMScoreAdj(v int) { b.record(BootOOMScore, []byte(fmt.Sprint(v))) }
+
+// TimeOffsets sets the text written to /proc/self/timens_offsets.
+func (b *Bootstrap) TimeOffsets(s string) { b.record(BootTimeNS, []byte(s)) }
+
+// Bytes returns the encoded message.
+func (b *Bootstrap) Bytes() []byte { return b.buf }
+
+// Conn is one end of the sync socketpair.
+type Conn struct {
+	f *os.File
+}
+
+// NewPair returns the parent's end and the child's end (the latter without close-on-exec handling: the
+// caller passes it through ExtraFiles).
+func NewPair() (parent *Conn, child *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sync socketpair: %w", err)
+	}
+	return &Conn{os.NewFile(uintptr(fds[0]), "sync-parent")}, os.NewFile(uintptr(fds[1]), "sync-child"), nil
+}
+
+// NewConn wraps an inherited fd.
+func NewConn(f *os.File) *Conn { return &Conn{f} }
+
+// File returns the underlying file.
+func (c *Conn) File() *os.File { return c.f }
+
+// Close closes the socket.
+func (c *Conn) Close() error { return c.f.Close() }
+
+// SendRaw sends one packet as is.
+func (c *Conn) SendRaw(b []byte) error {
+	if _, err := c.f.Write(b); err != nil {
+		return fmt.Errorf("sync: send: %w", err)
+	}
+	return nil
+}
+
+// Send sends one JSON message.
+func (c *Conn) Send(m *Msg) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return c.SendRaw(b)
+}
+
+// ErrClosed means the peer closed the socket (usually: it died).
+var ErrClosed = errors.New("sync: peer closed the connection")
+
+// Recv reads one JSON message.
+func (c *Conn) Recv() (*Msg, error) {
+	fd := int(c.f.Fd())
+	var n int
+	var err error
+	for {
+		// Peek with MSG_TRUNC for the packet's size, so that no packet is ever truncated.
+		n, _, err = unix.Recvfrom(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync: receive: %w", err)
+	}
+	if n == 0 {
+		return nil, ErrClosed
+	}
+	if n > maxMsg {
+		return nil, fmt.Errorf("sync: message of %d bytes is too large", n)
+	}
+	buf := make([]byte, n)
+	for {
+		n, _, err = unix.Recvfrom(fd, buf, 0)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sync: receive: %w", err)
+	}
+	var m Msg
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		return nil, fmt.Errorf("sync: bad message %q: %w", buf[:min(n, 80)], err)
+	}
+	return &m, nil
+}
+
+// Expect reads one message and checks its type; an error message becomes an error.
+func (c *Conn) Expect(typ string) (*Msg, error) {
+	m, err := c.Recv()
+	if err != nil {
+		return nil, err
+	}
+	if m.Type == TypeError {
+		return nil, errors.New(m.Msg)
+	}
+	if m.Type != typ {
+		return nil, fmt.Errorf("sync: expected %q, got %q", typ, m.Type)
+	}
+	return m, nil
+}
