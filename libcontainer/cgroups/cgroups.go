@@ -1,0 +1,146 @@
+// Package cgroups is husk's one interface to control groups, whichever
+// driver runs them. New picks the driver from the host; Load rebuilds a
+// Manager from the paths saved in state.json.
+//
+// Only the cgroupfs v1 driver (legacy and hybrid hosts) exists today; a
+// request for cgroup v2 or for the systemd driver fails with
+// ErrUnsupportedDriver rather than doing something approximate.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
+	v1 "github.com/husk-runtime/husk/libcontainer/cgroups/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Manager is one container's cgroup(s), whichever driver.
+type Manager interface {
+	// Apply creates the cgroup(s) if missing and moves pid into them (every
+	// v1 hierarchy). A pid <= 0 only creates them.
+	Apply(pid int) error
+	// Set applies resources. Absent sections, nil fields and zero values
+	// leave the current setting unchanged, so it serves create and update.
+	Set(r *specs.LinuxResources) error
+	// Freeze stops every process and returns once the kernel reports FROZEN.
+	Freeze() error
+	// Thaw resumes every process and returns once the kernel reports THAWED.
+	Thaw() error
+	// FreezerState returns FreezerFrozen, FreezerThawed or FreezerUndefined.
+	FreezerState() (string, error)
+	// Pids lists every pid in the container's cgroup(s), sub-cgroups included.
+	Pids() ([]int, error)
+	// Kill signals every process (freeze, signal, thaw when a freezer exists).
+	Kill(sig unix.Signal) error
+	// Destroy removes the cgroup directories, sub-cgroups first. It kills
+	// nothing; the caller kills and reaps first.
+	Destroy() error
+	// Paths maps controller to absolute directory (v1), or "" to the
+	// directory (v2). It is what state.json stores.
+	Paths() map[string]string
+	// Stats reads the current counters.
+	Stats() (*Stats, error)
+}
+
+// Freezer states returned by Manager.FreezerState (runc's strings).
+const (
+	FreezerUndefined = common.Undefined
+	FreezerFrozen    = common.Frozen
+	FreezerThawed    = common.Thawed
+)
+
+// Stats and its parts are defined in package common so that drivers can
+// return them without importing this package.
+type (
+	// Stats is one snapshot of a container's cgroup counters.
+	Stats = common.Stats
+	// CPUStats are CPU usage and throttling counters.
+	CPUStats = common.CPUStats
+	// MemoryStats are memory counters.
+	MemoryStats = common.MemoryStats
+	// MemoryData is one memory counter family.
+	MemoryData = common.MemoryData
+	// PidsStats are the task counters.
+	PidsStats = common.PidsStats
+	// BlkIOStats are block I/O counters.
+	BlkIOStats = common.BlkIOStats
+	// BlkIOEntry is one per-device block I/O counter.
+	BlkIOEntry = common.BlkIOEntry
+	// HugetlbStats are the counters for one huge page size.
+	HugetlbStats = common.HugetlbStats
+)
+
+// ErrUnsupportedDriver is returned for cgroup setups husk cannot drive yet.
+var ErrUnsupportedDriver = errors.New("not supported yet")
+
+// ErrUnifiedOnV1 is returned by Set on a v1 host when resources.unified is
+// used.
+var ErrUnifiedOnV1 = v1.ErrUnifiedOnV1
+
+var _ Manager = (*v1.Manager)(nil)
+
+// cgroupRoot is where the host's cgroup file systems are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// IsV2 reports whether /sys/fs/cgroup itself is a cgroup2 mount (a unified
+// host). Hybrid hosts, with cgroup2 only at /sys/fs/cgroup/unified, are v1.
+func IsV2() (bool, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &st); err != nil {
+		return false, fmt.Errorf("statfs %s: %w", cgroupRoot, err)
+	}
+	return st.Type == unix.CGROUP2_SUPER_MAGIC, nil
+}
+
+// New returns the Manager for a container, choosing the driver from the
+// host (and useSystemd). For cgroupfs, cgroupsPath is read as runc reads it:
+// an absolute path is relative to each hierarchy's root; a relative path is
+// relative to the caller's own cgroup in each hierarchy; an empty path is
+// the container id under the caller's own cgroup. A path that escapes with
+// "..", or that names a hierarchy root or the caller's own cgroup, is an
+// error. Nothing is created until Apply. With rootless, hierarchies the
+// caller may not write to are skipped by Apply instead of failing it.
+func New(cgroupsPath, id string, useSystemd, rootless bool) (Manager, error) {
+	if useSystemd {
+		return nil, fmt.Errorf("systemd cgroup driver: %w", ErrUnsupportedDriver)
+	}
+	v2, err := IsV2()
+	if err != nil {
+		return nil, err
+	}
+	if v2 {
+		return nil, fmt.Errorf("cgroup v2 (unified hierarchy at %s): %w", cgroupRoot, ErrUnsupportedDriver)
+	}
+	m, err := v1.NewManager(cgroupsPath, id, rootless)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	return m, nil
+}
+
+// Load rebuilds a Manager from the map Paths() returned (as saved in
+// state.json). Each path is checked to lie below the mount of the hierarchy
+// its key names, so a tampered state file cannot point Destroy elsewhere.
+func Load(paths map[string]string, useSystemd, rootless bool) (Manager, error) {
+	if useSystemd {
+		return nil, fmt.Errorf("systemd cgroup driver: %w", ErrUnsupportedDriver)
+	}
+	if _, ok := paths[""]; ok {
+		return nil, fmt.Errorf("cgroup v2 paths: %w", ErrUnsupportedDriver)
+	}
+	v2, err := IsV2()
+	if err != nil {
+		return nil, err
+	}
+	if v2 {
+		return nil, fmt.Errorf("cgroup v2 (unified hierarchy at %s): %w", cgroupRoot, ErrUnsupportedDriver)
+	}
+	m, err := v1.LoadManager(paths, rootless)
+	if err != nil {
+		return nil, fmt.Errorf("cgroups: %w", err)
+	}
+	return m, nil
+}
