@@ -1,0 +1,122 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer/initproc"
+	hsync "github.com/husk-runtime/husk/libcontainer/sync"
+)
+
+// ExecOpts describe a process to start in a running container.
+type ExecOpts struct {
+	Process       *specs.Process // complete: never merged with the container's process
+	PidFile       string
+	ConsoleSocket string
+	Console       *os.File // foreground `exec -t`: an already connected console socket
+	PidfdSocket   string
+	PreserveFDs   int
+	IgnorePaused  bool
+}
+
+// Exec starts o.Process in every namespace and the cgroup of the container and returns its host pid once
+// its execve succeeded. The process is the caller's child.
+func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
+	switch c.Status() {
+	case Stopped:
+		return 0, errors.New("cannot exec in a stopped container")
+	case Paused:
+		if !o.IgnorePaused {
+			return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+		}
+	}
+	if o.Process.Terminal && o.ConsoleSocket == "" && o.Console == nil {
+		return 0, errors.New("cannot allocate tty if husk will detach without setting console socket")
+	}
+	if !o.Process.Terminal && (o.ConsoleSocket != "" || o.Console != nil) {
+		return 0, errors.New("cannot use console socket if husk will not detach or allocate tty")
+	}
+	cg, err := c.cgroup()
+	if err != nil {
+		return 0, err
+	}
+	pfd, err := c.pidfd()
+	if err != nil {
+		return 0, err
+	}
+	var flags uint32
+	if c.Config.Linux != nil {
+		for _, ns := range c.Config.Linux.Namespaces {
+			flags |= nsFlags[ns.Type]
+		}
+	}
+	p := &parent{c: c, cg: cg, preserveFDs: o.PreserveFDs, consolePath: o.ConsoleSocket, console: o.Console,
+		pidfdChild: pfd, pidfdFlags: flags}
+	p.files = append(p.files, os.NewFile(uintptr(pfd), "pidfd"))
+	defer func() {
+		for _, f := range p.files {
+			f.Close()
+		}
+		if err != nil {
+			p.abortExec()
+		}
+	}()
+	var b hsync.Bootstrap
+	b.CloneFlags(0)
+	if o.Process.OOMScoreAdj != nil {
+		b.OOMScoreAdj(*o.Process.OOMScoreAdj)
+	}
+	if err := p.spawn(b.Bytes(), nil); err != nil {
+		return 0, err
+	}
+	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, HostPid: p.initPid,
+		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return 0, err
+	}
+	if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
+		return 0, p.initFailed(err)
+	}
+	if _, err := p.sock.Expect(hsync.TypeReady); err != nil {
+		return 0, p.initFailed(err)
+	}
+	// The socket is close-on-exec in the process: EOF now means its execve succeeded.
+	if m, err := p.sock.Recv(); err == nil {
+		if m.Type == hsync.TypeError {
+			return 0, errors.New(m.Msg)
+		}
+		return 0, fmt.Errorf("sync: unexpected %q from exec process", m.Type)
+	} else if !errors.Is(err, hsync.ErrClosed) {
+		return 0, err
+	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, p.initPid); err != nil {
+			return 0, err
+		}
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.initPid); err != nil {
+			return 0, err
+		}
+	}
+	return p.initPid, nil
+}
+
+// abortExec kills and reaps what a failed exec started; the container itself is left alone.
+func (p *parent) abortExec() {
+	if p.cmd != nil && p.cmd.Process != nil {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	if p.initPid > 0 {
+		unix.Kill(p.initPid, unix.SIGKILL)
+		var ws unix.WaitStatus
+		unix.Wait4(p.initPid, &ws, 0, nil)
+	}
+}

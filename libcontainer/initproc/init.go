@@ -1,0 +1,341 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer/capabilities"
+	"github.com/husk-runtime/husk/libcontainer/console"
+	"github.com/husk-runtime/husk/libcontainer/hooks"
+	"github.com/husk-runtime/husk/libcontainer/procattr"
+	"github.com/husk-runtime/husk/libcontainer/rootfs"
+	hsync "github.com/husk-runtime/husk/libcontainer/sync"
+)
+
+// IsInit tells whether this process was started as a container init (nsenter ran already).
+func IsInit() bool { return os.Getenv("_HUSK_INITPIPE") != "" }
+
+// Main runs the container init and never returns: it execs the user's process or exits 1 after sending
+// its error to the parent (before the container is created) or to `husk start` (after).
+func Main() {
+	// Credentials and capabilities are per thread; everything happens on this one, which execs at the end.
+	runtime.LockOSThread()
+	in, err := setup()
+	if err != nil {
+		if in != nil && in.sock != nil {
+			in.sock.Send(&hsync.Msg{Type: hsync.TypeError, Msg: err.Error()})
+		} else {
+			fmt.Fprintln(os.Stderr, "husk init:", err)
+		}
+		os.Exit(1)
+	}
+	if in.cfg.Exec {
+		err = in.execProcess()
+		in.sock.Send(&hsync.Msg{Type: hsync.TypeError, Msg: err.Error()})
+		os.Exit(1)
+	}
+	err = in.exec()
+	// Only reached on failure after `start` released us: tell `start` through the FIFO.
+	if in.fifo != nil {
+		in.fifo.WriteString(err.Error())
+	}
+	os.Exit(1)
+}
+
+type initState struct {
+	cfg     *Config
+	sock    *hsync.Conn
+	fifoFd  int
+	fifo    *os.File
+	conSock *os.File
+	path    string // resolved args[0]
+	env     []string
+}
+
+func envFd(name string) (int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return -1, nil
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return -1, fmt.Errorf("bad %s=%q", name, v)
+	}
+	unix.CloseOnExec(fd)
+	return fd, nil
+}
+
+func setup() (*initState, error) {
+	in := &initState{fifoFd: -1}
+	fd, err := envFd("_HUSK_INITPIPE")
+	if err != nil {
+		return nil, err
+	}
+	in.sock = hsync.NewConn(os.NewFile(uintptr(fd), "sync"))
+	if in.fifoFd, err = envFd("_HUSK_FIFOFD"); err != nil {
+		return in, err
+	}
+	cfd, err := envFd("_HUSK_CONSOLE")
+	if err != nil {
+		return in, err
+	}
+	if cfd >= 0 {
+		in.conSock = os.NewFile(uintptr(cfd), "console-socket")
+	}
+	os.Clearenv()
+	m, err := in.sock.Expect(hsync.TypeConfig)
+	if err != nil {
+		return in, err
+	}
+	in.cfg = &Config{}
+	if err := json.Unmarshal(m.Config, in.cfg); err != nil {
+		return in, fmt.Errorf("decode init config: %w", err)
+	}
+	if in.cfg.Exec {
+		return in, in.buildExec()
+	}
+	return in, in.build()
+}
+
+// build sets the container up, in the order runtime-spec and runc use, up to the exec FIFO.
+func (in *initState) build() error {
+	spec := in.cfg.Spec
+	proc := spec.Process
+	if proc == nil {
+		return errors.New("spec has no process")
+	}
+	// A new session, always: the container must not share the caller's controlling terminal.
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	rc := &rootfs.Config{Spec: spec, Rootfs: in.cfg.Rootfs, NoPivot: in.cfg.NoPivot}
+	if err := rootfs.Prepare(rc); err != nil {
+		return err
+	}
+	if h := spec.Hooks; h != nil {
+		if len(h.Prestart)+len(h.CreateRuntime) > 0 { //nolint:staticcheck // prestart is deprecated, still honoured
+			if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeHooks}); err != nil {
+				return err
+			}
+			if _, err := in.sock.Expect(hsync.TypeHooksDone); err != nil {
+				return err
+			}
+		}
+		if err := hooks.Run("createContainer", h.CreateContainer, in.state(specs.StateCreating)); err != nil {
+			return err
+		}
+	}
+	if err := rootfs.Pivot(rc); err != nil {
+		return err
+	}
+	if proc.Terminal {
+		if err := in.setupConsole(proc.ConsoleSize, true); err != nil {
+			return err
+		}
+	}
+	if err := in.setupNamespaced(spec); err != nil {
+		return err
+	}
+	if err := rootfs.Finalize(rc); err != nil {
+		return err
+	}
+	if err := in.setupProcess(proc, true); err != nil {
+		return err
+	}
+	// Only the preserved fds and stdio survive the execve.
+	if err := procattr.CloseExecFrom(3 + in.cfg.PreserveFDs); err != nil {
+		return err
+	}
+	return nil
+}
+
+// buildExec prepares a process started by `husk exec` in the container's namespaces (nsenter joined them,
+// including the mount namespace, whose root is the container's root).
+func (in *initState) buildExec() error {
+	proc := in.cfg.Process
+	if proc == nil || len(proc.Args) == 0 {
+		return errors.New("exec: process args must not be empty")
+	}
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("setsid: %w", err)
+	}
+	if proc.Terminal {
+		if err := in.setupConsole(proc.ConsoleSize, false); err != nil {
+			return err
+		}
+	}
+	if err := in.setupProcess(proc, false); err != nil {
+		return err
+	}
+	return procattr.CloseExecFrom(3 + in.cfg.PreserveFDs)
+}
+
+// execProcess tells the parent we are about to execve and does it; the sync socket is close-on-exec.
+func (in *initState) execProcess() error {
+	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeReady}); err != nil {
+		return err
+	}
+	err := unix.Exec(in.path, in.cfg.Process.Args, in.env)
+	return fmt.Errorf("exec %q: %w", in.cfg.Process.Args[0], err)
+}
+
+// state is the state JSON for hooks run by init.
+func (in *initState) state(status specs.ContainerState) *specs.State {
+	return &specs.State{Version: specs.Version, ID: in.cfg.ID, Status: status, Pid: in.cfg.HostPid,
+		Bundle: in.cfg.Bundle, Annotations: in.cfg.Spec.Annotations}
+}
+
+// setupConsole allocates the pty inside the container (TIOCGPTPEER, never by path), hands the master to the
+// console socket and makes the peer our controlling terminal and stdio.
+func (in *initState) setupConsole(size *specs.Box, devConsole bool) error {
+	if in.conSock == nil {
+		return errors.New("terminal requested but no console socket was given")
+	}
+	master, peer, err := console.NewPty("/dev/ptmx")
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if size != nil {
+		if err := console.SetSize(master, size); err != nil {
+			return err
+		}
+	}
+	if devConsole {
+		if err := rootfs.MountConsole(peer); err != nil {
+			return err
+		}
+	}
+	name, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", peer.Fd()))
+	if err := console.SendFd(in.conSock, master, name); err != nil {
+		return fmt.Errorf("send pty master to console socket: %w", err)
+	}
+	in.conSock.Close()
+	in.conSock = nil
+	if err := console.SetControlling(peer); err != nil {
+		return err
+	}
+	return peer.Close()
+}
+
+// setupNamespaced applies what belongs to the container's namespaces: hostname, domainname, sysctls.
+func (in *initState) setupNamespaced(spec *specs.Spec) error {
+	if spec.Hostname != "" {
+		if err := procattr.SetHostname(spec.Hostname); err != nil {
+			return err
+		}
+	}
+	if spec.Domainname != "" {
+		if err := procattr.SetDomainname(spec.Domainname); err != nil {
+			return err
+		}
+	}
+	if spec.Linux != nil && len(spec.Linux.Sysctl) > 0 {
+		if err := procattr.WriteSysctls(spec.Linux.Sysctl); err != nil {
+			return err
+		}
+	}
+	if spec.Linux != nil && spec.Linux.Personality != nil {
+		if err := procattr.SetPersonality(spec.Linux.Personality); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupProcess applies the process attributes, switches user and capabilities and checks the cwd.
+func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
+	in.env = proc.Env
+	for _, kv := range proc.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			os.Setenv(k, v)
+		}
+	}
+	if err := procattr.SetRlimits(proc.Rlimits); err != nil {
+		return err
+	}
+	if keyring && !in.cfg.NoNewKeyring {
+		if err := procattr.JoinSessionKeyring("_ses." + in.cfg.ID); err != nil {
+			return err
+		}
+	}
+	if proc.Scheduler != nil {
+		if err := procattr.SetScheduler(proc.Scheduler); err != nil {
+			return err
+		}
+	}
+	if proc.IOPriority != nil {
+		if err := procattr.SetIOPriority(proc.IOPriority); err != nil {
+			return err
+		}
+	}
+	if a := proc.ExecCPUAffinity; a != nil && a.Final != "" {
+		if err := procattr.SetCPUAffinity(a.Final); err != nil {
+			return err
+		}
+	}
+	path, err := procattr.LookPath(proc.Args[0], proc.Env)
+	if err != nil {
+		return err
+	}
+	in.path = path
+	caps, err := capabilities.FromSpec(proc.Capabilities)
+	if err != nil {
+		return err
+	}
+	if err := caps.ApplyBounding(); err != nil {
+		return err
+	}
+	if err := procattr.SetupUser(proc.User); err != nil {
+		return err
+	}
+	if err := unix.Chdir(proc.Cwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", proc.Cwd, err)
+	}
+	// CVE-2024-21626: a cwd reached through a leaked host fd is outside the root; getcwd says so.
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("current working directory is outside of container mount namespace root -- possible container breakout detected")
+	}
+	if err := caps.Apply(); err != nil {
+		return err
+	}
+	if proc.NoNewPrivileges {
+		if err := procattr.SetNoNewPrivileges(); err != nil {
+			return err
+		}
+	}
+	return procattr.SetUmask(proc.User.Umask)
+}
+
+// exec tells the parent we are ready, waits for `start` on the exec FIFO and execs the user's process.
+func (in *initState) exec() error {
+	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeReady}); err != nil {
+		return err
+	}
+	in.sock.Close()
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", in.fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	unix.Close(in.fifoFd)
+	in.fifo = os.NewFile(uintptr(fd), "exec.fifo")
+	if _, err := in.fifo.Write([]byte("0")); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	if h := in.cfg.Spec.Hooks; h != nil && len(h.StartContainer) > 0 {
+		if err := hooks.Run("startContainer", h.StartContainer, in.state(specs.StateCreated)); err != nil {
+			return err
+		}
+	}
+	err = unix.Exec(in.path, in.cfg.Spec.Process.Args, in.env)
+	return fmt.Errorf("exec %q: %w", in.cfg.Spec.Process.Args[0], err)
+}

@@ -1,0 +1,219 @@
+package libcontainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer/system"
+	"github.com/husk-runtime/husk/specconv"
+)
+
+// Errors whose texts managers match (containerd's shim, podman): keep them as runc words them.
+var (
+	ErrNotExist   = errors.New("container does not exist")
+	ErrExist      = errors.New("container with given ID already exists")
+	ErrNotRunning = errors.New("container not running")
+)
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// Status is a container's derived status.
+type Status string
+
+// The statuses of runtime-spec plus runc's paused.
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+// State is what husk persists in <root>/<id>/state.json. The status is never stored: it is derived
+// from the init process (pid + start time, against PID reuse), the exec FIFO and the freezer.
+type State struct {
+	ID            string            `json:"id"`
+	Bundle        string            `json:"bundle"`
+	Rootfs        string            `json:"rootfs"`
+	InitPid       int               `json:"init_pid"`
+	InitStartTime uint64            `json:"init_start_time"`
+	Created       time.Time         `json:"created"`
+	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
+	Systemd       bool              `json:"systemd,omitempty"`
+	Rootless      bool              `json:"rootless,omitempty"`
+	Config        *specs.Spec       `json:"config"`
+}
+
+// Container is a loaded container.
+type Container struct {
+	State
+	dir string
+}
+
+// Dir is the container's state directory.
+func (c *Container) Dir() string { return c.dir }
+
+// Load reads a container's state from root.
+func Load(root, id string) (*Container, error) {
+	if err := specconv.ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(root, id)
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			if _, serr := os.Stat(dir); serr == nil {
+				// A create that died before its first save: nothing is known but the directory.
+				return &Container{State: State{ID: id}, dir: dir}, nil
+			}
+			return nil, ErrNotExist
+		}
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	c := &Container{dir: dir}
+	if err := json.Unmarshal(b, &c.State); err != nil {
+		return nil, fmt.Errorf("parse state of %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// save writes state.json atomically.
+func (c *Container) save() error {
+	b, err := json.Marshal(&c.State)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(c.dir, "."+stateFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(c.dir, stateFile)); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// initAlive tells whether the recorded init process is still the same, live (non-zombie) process.
+func (c *Container) initAlive() bool {
+	if c.InitPid <= 0 {
+		return false
+	}
+	st, err := system.StartTime(c.InitPid)
+	if err != nil || st != c.InitStartTime {
+		return false
+	}
+	s, err := system.ProcState(c.InitPid)
+	return err == nil && s != 'Z' && s != 'X'
+}
+
+// Status derives the container's status.
+func (c *Container) Status() Status {
+	if !c.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
+	}
+	if c.frozen() {
+		return Paused
+	}
+	return Running
+}
+
+// OCIState is the JSON of `husk state` (runc's shape).
+type OCIState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// OCIState returns the container's state as `state` and `list` print it.
+func (c *Container) OCIState() *OCIState {
+	st := c.Status()
+	s := &OCIState{ID: c.ID, Status: string(st), Bundle: c.Bundle, Rootfs: c.Rootfs, Created: c.Created, Owner: owner(c.dir)}
+	if c.Config != nil {
+		s.OCIVersion = c.Config.Version
+		s.Annotations = c.Config.Annotations
+	}
+	if st != Stopped {
+		s.Pid = c.InitPid
+	}
+	return s
+}
+
+// specState is the state handed to hooks.
+func (c *Container) specState(status Status) *specs.State {
+	s := &specs.State{Version: specs.Version, ID: c.ID, Status: specs.ContainerState(status), Pid: c.InitPid, Bundle: c.Bundle}
+	if c.Config != nil {
+		s.Annotations = c.Config.Annotations
+	}
+	if status == Stopped {
+		s.Pid = 0
+	}
+	return s
+}
+
+// owner is the user owning the state directory, as runc's list shows it.
+func owner(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	return userName(int(st.Uid))
+}
+
+// userName looks uid up in the host's /etc/passwd, falling back to the number.
+func userName(uid int) string {
+	if uid == 0 {
+		return "root"
+	}
+	b, _ := os.ReadFile("/etc/passwd")
+	prefix := ":" + strconv.Itoa(uid) + ":"
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.IndexByte(line, ':'); i > 0 && strings.HasPrefix(line[strings.IndexByte(line[i+1:], ':')+i+1:], prefix) {
+			return line[:i]
+		}
+	}
+	return "#" + strconv.Itoa(uid)
+}
+
+// List loads every container under root, sorted by the directory order.
+func List(root string) ([]*Container, error) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		c, err := Load(root, e.Name())
+		if err != nil {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
