@@ -19,6 +19,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/exeseal"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/libcontainer/initproc"
+	"github.com/husk-runtime/husk/libcontainer/procattr"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 	"github.com/husk-runtime/husk/libcontainer/system"
 )
@@ -100,6 +101,7 @@ type parent struct {
 	console     *os.File
 	pidfdChild  int    // exec: the container init's pidfd, passed to nsenter (-1: none)
 	pidfdFlags  uint32 // exec: the namespaces to join through it
+	execProc    *specs.Process
 }
 
 func (p *parent) run() error {
@@ -181,6 +183,9 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		Stderr: os.Stderr,
 		Env:    []string{"GOMAXPROCS=1"},
 	}
+	if p.o != nil {
+		cmd.Dir = p.c.Bundle // relative bind-mount sources are relative to the bundle, as with runc
+	}
 	for i := 0; i < p.preserveFDs; i++ {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
 	}
@@ -208,6 +213,16 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		return fmt.Errorf("start container init: %w", err)
 	}
 	p.cmd = cmd
+	// execCPUAffinity.initial holds until the process is in the container's cgroup; init applies final.
+	if a := p.process().ExecCPUAffinity; a != nil && a.Initial != "" {
+		set, err := procattr.ParseCPUList(a.Initial)
+		if err != nil {
+			return err
+		}
+		if err := unix.SchedSetaffinity(cmd.Process.Pid, set); err != nil {
+			return fmt.Errorf("set initial cpu affinity: %w", err)
+		}
+	}
 	// In the container's cgroup before it runs any code of ours past the bootstrap read.
 	if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 		return err
@@ -216,6 +231,14 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		return err
 	}
 	return p.waitInitPid()
+}
+
+// process is the process being started: the container's, or the exec'd one.
+func (p *parent) process() *specs.Process {
+	if p.execProc != nil {
+		return p.execProc
+	}
+	return p.c.Config.Process
 }
 
 // makeFifo creates the exec FIFO and returns an O_PATH handle for init.
@@ -257,8 +280,12 @@ func (p *parent) consoleSocket() (*os.File, error) {
 func bootstrap(spec *specs.Spec) ([]byte, error) {
 	var b hsync.Bootstrap
 	var flags uint32
+	newMountNS := false
 	if spec.Linux != nil {
 		for _, ns := range spec.Linux.Namespaces {
+			if ns.Type == specs.MountNamespace && ns.Path == "" {
+				newMountNS = true
+			}
 			f, ok := nsFlags[ns.Type]
 			if !ok {
 				return nil, fmt.Errorf("unknown namespace type %q", ns.Type)
@@ -276,6 +303,10 @@ func bootstrap(spec *specs.Spec) ([]byte, error) {
 			}
 			b.TimeOffsets(sb.String())
 		}
+	}
+	// The rootfs is built by mounting: never in a mount namespace that is not the container's own.
+	if !newMountNS {
+		return nil, errors.New("a new mount namespace is required (linux.namespaces must have a \"mount\" entry without a path)")
 	}
 	b.CloneFlags(flags)
 	if spec.Process != nil && spec.Process.OOMScoreAdj != nil {

@@ -56,7 +56,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		}
 	}
 	p := &parent{c: c, cg: cg, preserveFDs: o.PreserveFDs, consolePath: o.ConsoleSocket, console: o.Console,
-		pidfdChild: pfd, pidfdFlags: flags}
+		pidfdChild: pfd, pidfdFlags: flags, execProc: o.Process}
 	p.files = append(p.files, os.NewFile(uintptr(pfd), "pidfd"))
 	defer func() {
 		for _, f := range p.files {

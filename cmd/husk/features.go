@@ -30,7 +30,7 @@ var featuresCommand = cli.Command{
 			OCIVersionMin: "1.0.0",
 			OCIVersionMax: specconv.MaxVersion,
 			Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-			MountOptions:  []string{"bind"},
+			MountOptions:  rootfs.KnownOptions(),
 			Linux: &features.Linux{
 				Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 				Capabilities: capabilities.Names(),

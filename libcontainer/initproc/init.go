@@ -282,11 +282,6 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 			return err
 		}
 	}
-	path, err := procattr.LookPath(proc.Args[0], proc.Env)
-	if err != nil {
-		return err
-	}
-	in.path = path
 	caps, err := capabilities.FromSpec(proc.Capabilities)
 	if err != nil {
 		return err
@@ -305,6 +300,12 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 	if err != nil || !strings.HasPrefix(wd, "/") {
 		return fmt.Errorf("current working directory is outside of container mount namespace root -- possible container breakout detected")
 	}
+	// Resolved as the container's user, from its cwd (args[0] may be relative), as execve will see it.
+	path, err := procattr.LookPath(proc.Args[0], proc.Env)
+	if err != nil {
+		return err
+	}
+	in.path = path
 	if err := caps.Apply(); err != nil {
 		return err
 	}
