@@ -20,6 +20,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/libcontainer/initproc"
 	"github.com/husk-runtime/husk/libcontainer/procattr"
+	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 	"github.com/husk-runtime/husk/libcontainer/system"
 )
@@ -102,6 +103,7 @@ type parent struct {
 	pidfdChild  int    // exec: the container init's pidfd, passed to nsenter (-1: none)
 	pidfdFlags  uint32 // exec: the namespaces to join through it
 	execProc    *specs.Process
+	seccomp     *seccomp.Program // compiled in the parent; init only loads it
 }
 
 func (p *parent) run() error {
@@ -124,6 +126,9 @@ func (p *parent) run() error {
 	p.c.CgroupPaths = cg.Paths()
 	// First save: from here on `delete --force` can clean up after a create that is killed.
 	if err := p.c.save(); err != nil {
+		return err
+	}
+	if p.seccomp, err = compileSeccomp(p.c.dir, spec); err != nil {
 		return err
 	}
 	fifo, err := p.makeFifo()
@@ -350,7 +355,7 @@ func (p *parent) configure() error {
 	cfg := &initproc.Config{
 		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: p.o.Spec, HostPid: p.initPid,
 		NoPivot: p.o.NoPivot, NoNewKeyring: p.o.NoNewKeyring, PreserveFDs: p.o.PreserveFDs,
-		CgroupPaths: p.c.CgroupPaths,
+		CgroupPaths: p.c.CgroupPaths, Seccomp: p.seccomp,
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -377,6 +382,10 @@ func (p *parent) configure() error {
 			}
 			if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeHooksDone}); err != nil {
 				return p.initFailed(err)
+			}
+		case hsync.TypeSeccomp:
+			if err := p.serveSeccomp(); err != nil {
+				return err
 			}
 		case hsync.TypeReady:
 			return p.finish()

@@ -66,6 +66,11 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			p.abortExec()
 		}
 	}()
+	if c.Config.Linux != nil && c.Config.Linux.Seccomp != nil {
+		if p.seccomp, err = compileSeccomp(c.dir, c.Config); err != nil {
+			return 0, err
+		}
+	}
 	var b hsync.Bootstrap
 	b.CloneFlags(0)
 	if o.Process.OOMScoreAdj != nil {
@@ -75,7 +80,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		return 0, err
 	}
 	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, HostPid: p.initPid,
-		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process}
+		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return 0, err
@@ -83,8 +88,24 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
 		return 0, p.initFailed(err)
 	}
-	if _, err := p.sock.Expect(hsync.TypeReady); err != nil {
-		return 0, p.initFailed(err)
+	for {
+		m, err := p.sock.Recv()
+		if err != nil {
+			return 0, p.initFailed(err)
+		}
+		if m.Type == hsync.TypeReady {
+			break
+		}
+		switch m.Type {
+		case hsync.TypeSeccomp:
+			if err := p.serveSeccomp(); err != nil {
+				return 0, err
+			}
+		case hsync.TypeError:
+			return 0, errors.New(m.Msg)
+		default:
+			return 0, fmt.Errorf("sync: unexpected %q from exec process", m.Type)
+		}
 	}
 	// The socket is close-on-exec in the process: EOF now means its execve succeeded.
 	if m, err := p.sock.Recv(); err == nil {

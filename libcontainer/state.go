@@ -206,8 +206,8 @@ func List(root string) ([]*Container, error) {
 	}
 	var out []*Container
 	for _, e := range ents {
-		if !e.IsDir() {
-			continue
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue // .seccomp-cache and other husk-internal entries
 		}
 		c, err := Load(root, e.Name())
 		if err != nil {

@@ -4,21 +4,30 @@ import (
 	"fmt"
 
 	"github.com/opencontainers/runtime-spec/specs-go/features"
-	seccomp "github.com/seccomp/libseccomp-golang"
+	libseccomp "github.com/seccomp/libseccomp-golang"
+
+	"github.com/husk-runtime/husk/libcontainer/seccomp"
 )
 
 // libseccompVersion is the version of the libseccomp husk is linked with.
 func libseccompVersion() string {
-	major, minor, micro := seccomp.GetLibraryVersion()
+	major, minor, micro := libseccomp.GetLibraryVersion()
 	if major+minor+micro == 0 {
 		return ""
 	}
 	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
 }
 
-// seccompFeatures reports seccomp support. Seccomp filters are not wired into container start-up yet, and
-// create refuses a config with linux.seccomp, so this says disabled.
+// seccompFeatures reports what the seccomp package really implements.
 func seccompFeatures() *features.Seccomp {
-	f := false
-	return &features.Seccomp{Enabled: &f}
+	enabled := seccomp.Enabled()
+	f := &features.Seccomp{Enabled: &enabled}
+	if enabled {
+		f.Actions = seccomp.Actions()
+		f.Operators = seccomp.Operators()
+		f.Archs = seccomp.Archs()
+		f.KnownFlags = seccomp.KnownFlags()
+		f.SupportedFlags = seccomp.SupportedFlags()
+	}
+	return f
 }

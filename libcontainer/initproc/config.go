@@ -3,7 +3,11 @@
 // sysctls, process attributes, user, capabilities, and finally the execve after `husk start`.
 package initproc
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/libcontainer/seccomp"
+)
 
 // Config is what the parent sends init in the sync "config" message.
 type Config struct {
@@ -19,4 +23,6 @@ type Config struct {
 	// Exec: start Process in the running container instead of building it.
 	Exec    bool           `json:"exec,omitempty"`
 	Process *specs.Process `json:"process,omitempty"`
+	// Seccomp is the compiled filter (the parent compiles and caches; init only loads).
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }

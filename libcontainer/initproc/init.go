@@ -17,6 +17,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/libcontainer/procattr"
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
+	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 )
 
@@ -58,6 +59,8 @@ type initState struct {
 	conSock *os.File
 	path    string // resolved args[0]
 	env     []string
+	caps    *capabilities.Set
+	nnp     bool
 }
 
 func envFd(name string) (int, error) {
@@ -183,8 +186,73 @@ func (in *initState) execProcess() error {
 	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeReady}); err != nil {
 		return err
 	}
+	if err := in.finish(); err != nil {
+		return err
+	}
 	err := unix.Exec(in.path, in.cfg.Process.Args, in.env)
 	return fmt.Errorf("exec %q: %w", in.cfg.Process.Args[0], err)
+}
+
+// finish runs right before execve: the seccomp filter as late as possible, then the final capabilities.
+// With no_new_privs the capabilities come first and only execve follows the filter; without it, loading
+// needs CAP_SYS_ADMIN, so the filter goes in while init still holds it and capset/prctl follow (the parent
+// checked that the profile lets them through).
+func (in *initState) finish() error {
+	prog := in.cfg.Seccomp
+	if prog == nil || prog.Notify {
+		return in.caps.Apply()
+	}
+	if in.nnp {
+		if err := in.caps.Apply(); err != nil {
+			return err
+		}
+		return in.loadSeccomp(prog, false)
+	}
+	if err := in.loadSeccomp(prog, false); err != nil {
+		return err
+	}
+	return in.caps.Apply()
+}
+
+// loadSeccomp installs the filter (raising CAP_SYS_ADMIN from the permitted set when no_new_privs is off)
+// and, for a notify filter, sends its listener to the parent.
+func (in *initState) loadSeccomp(prog *seccomp.Program, notify bool) error {
+	if !in.nnp {
+		if err := raiseEffective(); err != nil {
+			return err
+		}
+	}
+	fd, err := seccomp.Load(prog)
+	if err != nil {
+		return err
+	}
+	if !notify || fd < 0 {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "seccomp-listener")
+	defer f.Close()
+	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeSeccomp}); err != nil {
+		return err
+	}
+	if err := console.SendFd(in.sock.File(), f, "seccomp"); err != nil {
+		return fmt.Errorf("send seccomp listener: %w", err)
+	}
+	_, err = in.sock.Expect(hsync.TypeSeccompDone)
+	return err
+}
+
+// raiseEffective makes the thread's effective capabilities equal to its permitted ones.
+func raiseEffective() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
 }
 
 // state is the state JSON for hooks run by init.
@@ -305,16 +373,20 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 	if err != nil {
 		return err
 	}
-	in.path = path
-	if err := caps.Apply(); err != nil {
-		return err
-	}
+	in.path, in.caps, in.nnp = path, caps, proc.NoNewPrivileges
 	if proc.NoNewPrivileges {
 		if err := procattr.SetNoNewPrivileges(); err != nil {
 			return err
 		}
 	}
-	return procattr.SetUmask(proc.User.Umask)
+	if err := procattr.SetUmask(proc.User.Umask); err != nil {
+		return err
+	}
+	// A notify filter must be loaded while the parent still runs, to hand its listener on.
+	if prog := in.cfg.Seccomp; prog != nil && prog.Notify {
+		return in.loadSeccomp(prog, true)
+	}
+	return nil
 }
 
 // exec tells the parent we are ready, waits for `start` on the exec FIFO and execs the user's process.
@@ -336,6 +408,9 @@ func (in *initState) exec() error {
 		if err := hooks.Run("startContainer", h.StartContainer, in.state(specs.StateCreated)); err != nil {
 			return err
 		}
+	}
+	if err := in.finish(); err != nil {
+		return err
 	}
 	err = unix.Exec(in.path, in.cfg.Spec.Process.Args, in.env)
 	return fmt.Errorf("exec %q: %w", in.cfg.Spec.Process.Args[0], err)

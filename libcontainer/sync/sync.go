@@ -13,6 +13,10 @@
 //	 8    init          parent        ready                set up, about to wait on the exec FIFO (exec: about
 //	                                                       to execve; the socket is close-on-exec, so EOF
 //	                                                       after ready means the execve succeeded)
+//	 s    init          parent        seccomp + fd packet  a notify filter was loaded: the next packet carries
+//	                                                       its listener fd (SCM_RIGHTS); the parent hands it to
+//	                                                       linux.seccomp.listenerPath
+//	 s'   parent        init          seccomp-done         listener delivered
 //	 *    init/nsenter  parent        error {msg}          setup failed; the sender exits
 //
 // `husk start` releases init through the exec FIFO: init writes one byte and then execs the user process;
@@ -39,6 +43,8 @@ const (
 	TypeHooks       = "hooks"
 	TypeHooksDone   = "hooks-done"
 	TypeReady       = "ready"
+	TypeSeccomp     = "seccomp"
+	TypeSeccompDone = "seccomp-done"
 	TypeError       = "error"
 )
 
