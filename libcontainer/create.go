@@ -352,8 +352,17 @@ func (p *parent) waitInitPid() error {
 
 // configure sends init its configuration and serves it until it is ready.
 func (p *parent) configure() error {
+	spec, err := setupNotify(p.c, p.o.Spec)
+	if err != nil {
+		return err
+	}
+	if p.c.NotifySocket != "" {
+		if err := p.c.save(); err != nil {
+			return err
+		}
+	}
 	cfg := &initproc.Config{
-		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: p.o.Spec, HostPid: p.initPid,
+		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: spec, HostPid: p.initPid,
 		NoPivot: p.o.NoPivot, NoNewKeyring: p.o.NoNewKeyring, PreserveFDs: p.o.PreserveFDs,
 		CgroupPaths: p.c.CgroupPaths, Seccomp: p.seccomp,
 	}

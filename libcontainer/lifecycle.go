@@ -71,6 +71,10 @@ func (c *Container) Start() error {
 		return err
 	}
 	defer unix.Close(pfd)
+	notify, err := c.notifyListener()
+	if err != nil {
+		return err
+	}
 	msg, err := readFifo(fd, pfd)
 	// Whatever happened, the container is no longer "created".
 	os.Remove(fifo)
@@ -78,7 +82,15 @@ func (c *Container) Start() error {
 		return err
 	}
 	if msg != "" {
+		if notify != nil {
+			notify.Close()
+		}
 		return errors.New(msg)
+	}
+	if notify != nil {
+		if err := c.relayNotify(notify, pfd); err != nil {
+			return err
+		}
 	}
 	if h := c.Config.Hooks; h != nil && len(h.Poststart) > 0 {
 		// runtime-spec: a failing poststart hook is a warning; the container keeps running.

@@ -53,6 +53,7 @@ type State struct {
 	CgroupPaths   map[string]string `json:"cgroup_paths,omitempty"`
 	Systemd       bool              `json:"systemd,omitempty"`
 	Rootless      bool              `json:"rootless,omitempty"`
+	NotifySocket  string            `json:"notify_socket,omitempty"` // the host's $NOTIFY_SOCKET at create
 	Config        *specs.Spec       `json:"config"`
 }
 

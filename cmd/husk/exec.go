@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/husk-runtime/husk/libcontainer"
 	"github.com/husk-runtime/husk/libcontainer/capabilities"
+	"github.com/husk-runtime/husk/specconv"
 )
 
 var execCommand = cli.Command{
@@ -139,7 +139,7 @@ func execSpec(ctx *cli.Context, c *libcontainer.Container) (*specs.Process, erro
 		if ctx.Bool("tty") {
 			p.Terminal = true
 		}
-		return &p, validateProcess(&p)
+		return &p, specconv.ValidateProcess(&p)
 	}
 	if ctx.NArg() < 2 {
 		return nil, errors.New("exec args cannot be empty")
@@ -198,28 +198,5 @@ func execSpec(ctx *cli.Context, c *libcontainer.Container) (*specs.Process, erro
 		}
 		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
 	}
-	return &p, validateProcess(&p)
-}
-
-// validateProcess rejects what cannot run, before anything is started.
-func validateProcess(p *specs.Process) error {
-	if len(p.Args) == 0 {
-		return errors.New("args must not be empty")
-	}
-	if p.Cwd == "" {
-		return errors.New("cwd property must not be empty")
-	}
-	if !filepath.IsAbs(p.Cwd) {
-		return fmt.Errorf("cwd must be an absolute path: %q", p.Cwd)
-	}
-	if p.Capabilities != nil {
-		for _, set := range [][]string{p.Capabilities.Bounding, p.Capabilities.Effective, p.Capabilities.Permitted, p.Capabilities.Inheritable, p.Capabilities.Ambient} {
-			for _, name := range set {
-				if _, err := capabilities.Parse(name); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return &p, specconv.ValidateProcess(&p)
 }
