@@ -19,6 +19,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/exeseal"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/libcontainer/initproc"
+	"github.com/husk-runtime/husk/libcontainer/lsm"
 	"github.com/husk-runtime/husk/libcontainer/procattr"
 	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
@@ -60,6 +61,9 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	}
 	if o.Spec.Process != nil && !o.Spec.Process.Terminal && (o.ConsoleSocket != "" || o.Console != nil) {
 		return nil, errors.New("cannot use console socket if husk will not detach or allocate tty")
+	}
+	if err := validateLSM(o.Spec.Process, o.Spec.Linux); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o711); err != nil {
 		return nil, fmt.Errorf("create root %s: %w", o.Root, err)
@@ -458,6 +462,22 @@ func (p *parent) abort() {
 		p.cg.Destroy()
 	}
 	os.RemoveAll(p.c.dir)
+}
+
+// validateLSM refuses, before anything is created, LSM settings this host cannot apply.
+func validateLSM(proc *specs.Process, l *specs.Linux) error {
+	if proc != nil {
+		if err := lsm.ValidateAppArmor(proc.ApparmorProfile); err != nil {
+			return err
+		}
+		if err := lsm.ValidateSELinux(proc.SelinuxLabel); err != nil {
+			return err
+		}
+	}
+	if l != nil && l.MountLabel != "" && lsm.SELinuxEnabled() {
+		return errors.New("linux.mountLabel is not supported yet on SELinux hosts")
+	}
+	return nil
 }
 
 // pidfdRecord is the bootstrap record that makes nsenter join the namespaces of a pidfd.

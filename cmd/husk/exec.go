@@ -79,9 +79,6 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if ctx.IsSet("cgroup") {
 		return 0, errors.New("exec --cgroup is not supported yet")
 	}
-	if ctx.String("apparmor") != "" || ctx.String("process-label") != "" || proc.ApparmorProfile != "" || proc.SelinuxLabel != "" {
-		return 0, errors.New("apparmor profiles and selinux labels are not supported yet")
-	}
 	detach := ctx.Bool("detach")
 	o := &libcontainer.ExecOpts{
 		Process: proc, PidFile: ctx.String("pid-file"), ConsoleSocket: ctx.String("console-socket"),
@@ -156,6 +153,12 @@ func execSpec(ctx *cli.Context, c *libcontainer.Container) (*specs.Process, erro
 		p.Cwd = cwd
 	}
 	p.Env = append(p.Env, ctx.StringSlice("env")...)
+	if v := ctx.String("apparmor"); v != "" {
+		p.ApparmorProfile = v
+	}
+	if v := ctx.String("process-label"); v != "" {
+		p.SelinuxLabel = v
+	}
 	if ctx.IsSet("no-new-privs") {
 		p.NoNewPrivileges = ctx.Bool("no-new-privs")
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli"
 
 	"github.com/husk-runtime/husk/libcontainer/capabilities"
+	"github.com/husk-runtime/husk/libcontainer/lsm"
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
 	"github.com/husk-runtime/husk/specconv"
 )
@@ -26,6 +27,8 @@ var featuresCommand = cli.Command{
 			return err
 		}
 		t, f := true, false
+		// The LSMs are reported as this host has them: a profile or label is refused where they are off.
+		aa, se := lsm.AppArmorEnabled(), lsm.SELinuxEnabled()
 		feat := features.Features{
 			OCIVersionMin: "1.0.0",
 			OCIVersionMax: specconv.MaxVersion,
@@ -36,8 +39,8 @@ var featuresCommand = cli.Command{
 				Capabilities: capabilities.Names(),
 				Cgroup:       &features.Cgroup{V1: &t, V2: &f, Systemd: &f, SystemdUser: &f, Rdma: &t},
 				Seccomp:      seccompFeatures(),
-				Apparmor:     &features.Apparmor{Enabled: &f},
-				Selinux:      &features.Selinux{Enabled: &f},
+				Apparmor:     &features.Apparmor{Enabled: &aa},
+				Selinux:      &features.Selinux{Enabled: &se},
 				IntelRdt:     &features.IntelRdt{Enabled: &f},
 				MountExtensions: &features.MountExtensions{
 					IDMap: &features.IDMap{Enabled: &f},

@@ -73,15 +73,19 @@ func main() {
 	app.Commands = []cli.Command{
 		createCommand,
 		deleteCommand,
+		eventsCommand,
 		execCommand,
 		featuresCommand,
 		killCommand,
 		listCommand,
+		pauseCommand,
 		psCommand,
+		resumeCommand,
 		runCommand,
 		specCommand,
 		startCommand,
 		stateCommand,
+		updateCommand,
 	}
 	app.Before = func(ctx *cli.Context) error {
 		return configLogging(ctx)

@@ -15,11 +15,20 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/capabilities"
 	"github.com/husk-runtime/husk/libcontainer/console"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
+	"github.com/husk-runtime/husk/libcontainer/lsm"
 	"github.com/husk-runtime/husk/libcontainer/procattr"
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
 	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 )
+
+func init() {
+	// Locked in an init function, the main goroutine runs on the main thread: keyring labels and
+	// credential changes happen on the thread that finally execs.
+	if IsInit() {
+		runtime.LockOSThread()
+	}
+}
 
 // IsInit tells whether this process was started as a container init (nsenter ran already).
 func IsInit() bool { return os.Getenv("_HUSK_INITPIPE") != "" }
@@ -331,6 +340,9 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 		return err
 	}
 	if keyring && !in.cfg.NoNewKeyring {
+		if err := lsm.SetKeyringLabel(proc.SelinuxLabel); err != nil {
+			return err
+		}
 		if err := procattr.JoinSessionKeyring("_ses." + in.cfg.ID); err != nil {
 			return err
 		}
@@ -380,6 +392,13 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 		}
 	}
 	if err := procattr.SetUmask(proc.User.Umask); err != nil {
+		return err
+	}
+	// LSM labels apply to the next execve; set them on this (the exec'ing) thread before seccomp.
+	if err := lsm.ApplyAppArmor(proc.ApparmorProfile); err != nil {
+		return err
+	}
+	if err := lsm.SetExecLabel(proc.SelinuxLabel); err != nil {
 		return err
 	}
 	// A notify filter must be loaded while the parent still runs, to hand its listener on.
