@@ -116,6 +116,8 @@ func (p *parent) run() error {
 			f.Close()
 		}
 	}()
+	ph := newPhases("create")
+	defer ph.done()
 	spec := p.o.Spec
 	cgPath := ""
 	if spec.Linux != nil {
@@ -132,9 +134,11 @@ func (p *parent) run() error {
 	if err := p.c.save(); err != nil {
 		return err
 	}
+	ph.mark("cgroup+state")
 	if p.seccomp, err = compileSeccomp(p.c.dir, spec); err != nil {
 		return err
 	}
+	ph.mark("seccomp")
 	fifo, err := p.makeFifo()
 	if err != nil {
 		return err
@@ -146,6 +150,7 @@ func (p *parent) run() error {
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
+	ph.mark("spawn+nsenter")
 	st, err := system.StartTime(p.initPid)
 	if err != nil {
 		return fmt.Errorf("container init exited during start-up: %w", err)
@@ -160,7 +165,10 @@ func (p *parent) run() error {
 			return err
 		}
 	}
-	return p.configure()
+	ph.mark("resources")
+	err = p.configure()
+	ph.mark("init-setup")
+	return err
 }
 
 // extraFile is an fd handed to init, named by an environment variable.
@@ -172,6 +180,8 @@ type extraFile struct {
 // spawn starts `husk init` from the sealed binary, puts it in the cgroup, sends the bootstrap and serves
 // nsenter until it reports the container process's pid.
 func (p *parent) spawn(boot []byte, extra []extraFile) error {
+	ph := newPhases("spawn")
+	defer ph.done()
 	exe, err := exeseal.Open()
 	if err != nil {
 		return fmt.Errorf("seal husk binary: %w", err)
@@ -218,9 +228,11 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		boot = append(boot, pidfdRecord(2+len(cmd.ExtraFiles)+1, p.pidfdFlags)...)
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(p.pidfdChild), "pidfd"))
 	}
+	ph.mark("seal")
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
+	ph.mark("start")
 	p.cmd = cmd
 	// execCPUAffinity.initial holds until the process is in the container's cgroup; init applies final.
 	if a := p.process().ExecCPUAffinity; a != nil && a.Initial != "" {
@@ -236,10 +248,13 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 		return err
 	}
+	ph.mark("cgroup-apply")
 	if err := sock.SendRaw(boot); err != nil {
 		return err
 	}
-	return p.waitInitPid()
+	err = p.waitInitPid()
+	ph.mark("nsenter")
+	return err
 }
 
 // process is the process being started: the container's, or the exec'd one.
