@@ -65,7 +65,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	if err := validateLSM(o.Spec.Process, o.Spec.Linux); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(o.Root, 0o711); err != nil {
+	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create root %s: %w", o.Root, err)
 	}
 	dir := filepath.Join(o.Root, o.ID)

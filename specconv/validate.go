@@ -25,7 +25,7 @@ func ValidateID(id string) error {
 		return errors.New("container id cannot be empty")
 	}
 	if !idPattern.MatchString(id) || id == "." || id == ".." {
-		return fmt.Errorf("invalid id format: %s", id)
+		return fmt.Errorf("invalid container ID format: %s", id)
 	}
 	return nil
 }

@@ -302,15 +302,15 @@ func TestValidateID(t *testing.T) {
 	}
 	bad := map[string]string{
 		"":         "container id cannot be empty",
-		".":        "invalid id format: .",
-		"..":       "invalid id format: ..",
-		"a/b":      "invalid id format: a/b",
-		"../x":     "invalid id format: ../x",
-		"a b":      "invalid id format: a b",
-		"a:b":      "invalid id format: a:b",
-		"ünïcode":  "invalid id format: ünïcode",
-		"x\n":      "invalid id format: x\n",
-		"semi;col": "invalid id format: semi;col",
+		".":        "invalid container ID format: .",
+		"..":       "invalid container ID format: ..",
+		"a/b":      "invalid container ID format: a/b",
+		"../x":     "invalid container ID format: ../x",
+		"a b":      "invalid container ID format: a b",
+		"a:b":      "invalid container ID format: a:b",
+		"ünïcode":  "invalid container ID format: ünïcode",
+		"x\n":      "invalid container ID format: x\n",
+		"semi;col": "invalid container ID format: semi;col",
 	}
 	for id, want := range bad {
 		err := ValidateID(id)
