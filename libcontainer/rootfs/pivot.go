@@ -11,15 +11,31 @@ import (
 
 // Pivot makes the rootfs the process's "/" and leaves the working directory
 // there: pivot_root(".", ".") and a lazy unmount of the old root, or, with
-// NoPivot, MS_MOVE of the rootfs onto "/" and chroot.
+// NoPivot, MS_MOVE of the rootfs onto "/" and chroot. It then applies
+// linux.rootfsPropagation to the new "/": doing that earlier would make
+// pivot_root(2) and MS_MOVE fail with EINVAL for "shared".
 func Pivot(c *Config) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if c.NoPivot {
-		return moveRoot(c.Rootfs)
+	prop, err := c.rootPropagation()
+	if err != nil {
+		return err
 	}
-	return pivotRoot(c.Rootfs)
+	if c.NoPivot {
+		err = moveRoot(c.Rootfs)
+	} else {
+		err = pivotRoot(c.Rootfs)
+	}
+	if err != nil {
+		return err
+	}
+	if prop != 0 {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return fmt.Errorf("rootfs: set propagation of the rootfs to %s: %w", propagationName(prop), err)
+		}
+	}
+	return nil
 }
 
 func pivotRoot(rootfs string) error {

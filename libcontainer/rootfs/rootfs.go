@@ -6,7 +6,7 @@
 //
 //	Prepare       propagation of "/", rbind of the rootfs, spec mounts, /dev
 //	(hooks)       createRuntime / createContainer
-//	Pivot         pivot_root (or MS_MOVE + chroot with NoPivot)
+//	Pivot         pivot_root (or MS_MOVE + chroot with NoPivot), rootfsPropagation
 //	MountConsole  only with a terminal
 //	Finalize      readonlyPaths, maskedPaths, root.readonly
 //
@@ -58,8 +58,9 @@ func (c *Config) rootPropagation() (uintptr, error) {
 // Prepare sets up everything before the createRuntime/createContainer hooks:
 // it makes "/" rslave (or applies linux.rootfsPropagation) recursively,
 // bind-mounts the rootfs onto itself, performs every spec mount in order
-// inside the rootfs, populates /dev unless it is bind-mounted, and applies
-// linux.rootfsPropagation to the rootfs mount.
+// inside the rootfs and populates /dev unless it is bind-mounted. The
+// rootfs mount itself gets linux.rootfsPropagation in Pivot: pivot_root(2)
+// refuses a shared new root, so it can only be applied once it is "/".
 func Prepare(c *Config) error {
 	if err := c.validate(); err != nil {
 		return err
@@ -97,11 +98,6 @@ func Prepare(c *Config) error {
 	if needsDev(c.Spec) {
 		if err := r.setupDev(c.Spec); err != nil {
 			return fmt.Errorf("rootfs: set up /dev: %w", err)
-		}
-	}
-	if prop != 0 {
-		if err := setPropagation(int(r.dir.Fd()), prop); err != nil {
-			return fmt.Errorf("rootfs: %w", err)
 		}
 	}
 	return nil
