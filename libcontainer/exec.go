@@ -22,6 +22,7 @@ type ExecOpts struct {
 	PidfdSocket   string
 	PreserveFDs   int
 	IgnorePaused  bool
+	SubCgroups    []string // `--cgroup [controller:]path`: existing sub-cgroups to run in
 }
 
 // Exec starts o.Process in every namespace and the cgroup of the container and returns its host pid once
@@ -47,6 +48,11 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	cg, err := c.cgroup()
 	if err != nil {
 		return 0, err
+	}
+	if len(o.SubCgroups) > 0 {
+		if cg, err = withSubCgroups(cg, o.SubCgroups); err != nil {
+			return 0, err
+		}
 	}
 	pfd, err := c.pidfd()
 	if err != nil {

@@ -76,14 +76,11 @@ func execProcess(ctx *cli.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if ctx.IsSet("cgroup") {
-		return 0, errors.New("exec --cgroup is not supported yet")
-	}
 	detach := ctx.Bool("detach")
 	o := &libcontainer.ExecOpts{
 		Process: proc, PidFile: ctx.String("pid-file"), ConsoleSocket: ctx.String("console-socket"),
 		PidfdSocket: ctx.String("pidfd-socket"), PreserveFDs: ctx.Int("preserve-fds"),
-		IgnorePaused: ctx.Bool("ignore-paused"),
+		IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: ctx.StringSlice("cgroup"),
 	}
 	var sigs chan os.Signal
 	var term *runTerminal
