@@ -204,7 +204,8 @@ func leakedStateDirs(root string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() {
+		// .seccomp-cache holds compiled filters shared by containers: a cache, not a container's state.
+		if e.IsDir() && e.Name() != ".seccomp-cache" {
 			out = append(out, filepath.Join(root, e.Name()))
 		}
 	}

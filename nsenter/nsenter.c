@@ -266,6 +266,10 @@ void husk_nsenter(void)
 		send_msg(msg);
 		wait_ack();
 		become_root();
+		// The credential change made us non-dumpable, which makes /proc/self/* owned by the (unmapped)
+		// host root: timens_offsets and friends would be unwritable. execve resets it again.
+		if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+			bail("prctl(PR_SET_DUMPABLE)");
 	}
 	uint32_t rest = cloneflags & ~(uint32_t)CLONE_NEWUSER;
 	if (rest && unshare((int)rest) < 0)

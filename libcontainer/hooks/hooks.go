@@ -24,7 +24,9 @@ import (
 const maxOutput = 1024
 
 // Run runs hooks in order and stops at the first failure. kind names the
-// hook list in errors ("prestart", "createRuntime", ...).
+// hook list in errors ("prestart", "createRuntime", ...). For "poststart"
+// and "poststop", whose failures runtime-spec makes warnings, every hook
+// runs and the failures are returned together on one line ("; "-separated).
 //
 // Each hook runs with Path as the program, Args as its whole argv (Args[0] is
 // argv[0]; Path when Args is empty), exactly Env as its environment (empty
@@ -53,12 +55,27 @@ func Run(kind string, hooks []specs.Hook, state *specs.State) error {
 	if err != nil {
 		return fmt.Errorf("%s hooks: encode state: %w", kind, err)
 	}
+	var failed []string
 	for i, h := range hooks {
 		if err := runOne(h, data); err != nil {
-			return fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			err = fmt.Errorf("%s hook #%d (%s): %w", kind, i, h.Path, err)
+			if !continuesOnFailure(kind) {
+				return err
+			}
+			failed = append(failed, err.Error())
 		}
 	}
+	if len(failed) > 0 {
+		return errors.New(strings.Join(failed, "; "))
+	}
 	return nil
+}
+
+// continuesOnFailure reports whether a failing hook of kind leaves the rest
+// of its list to run: runtime-spec says the remaining poststart and poststop
+// hooks run after a failure (which is only a warning).
+func continuesOnFailure(kind string) bool {
+	return kind == "poststart" || kind == "poststop"
 }
 
 // memFile returns a close-on-exec anonymous memory file holding content,

@@ -45,19 +45,42 @@ func TestOrderAndStopOnFailure(t *testing.T) {
 	dir := t.TempDir()
 	log := filepath.Join(dir, "log")
 	env := "LOG=" + log
-	err := Run("poststop", []specs.Hook{
+	err := Run("createRuntime", []specs.Hook{
 		sh(`echo one >> "$LOG"`, env),
 		sh(`echo two >> "$LOG"; echo "some output"; echo "line1
 line2" >&2; exit 1`, env),
 		sh(`echo three >> "$LOG"`, env),
 	}, testState)
-	want := "poststop hook #1 (/bin/sh): exit status 1, stdout: some output, stderr: line1 | line2"
+	want := "createRuntime hook #1 (/bin/sh): exit status 1, stdout: some output, stderr: line1 | line2"
 	if err == nil || err.Error() != want {
 		t.Fatalf("error = %v\nwant    %s", err, want)
 	}
 	data, _ := os.ReadFile(log)
 	if string(data) != "one\ntwo\n" {
 		t.Fatalf("hooks ran: %q", data)
+	}
+}
+
+// TestPostHooksContinueOnFailure: after a failing poststart or poststop hook
+// the remaining hooks still run, and every failure is reported on one line.
+func TestPostHooksContinueOnFailure(t *testing.T) {
+	for _, kind := range []string{"poststart", "poststop"} {
+		t.Run(kind, func(t *testing.T) {
+			log := filepath.Join(t.TempDir(), "log")
+			env := "LOG=" + log
+			err := Run(kind, []specs.Hook{
+				sh(`echo one >> "$LOG"; exit 2`, env),
+				sh(`echo two >> "$LOG"`, env),
+				sh(`echo three >> "$LOG"; exit 3`, env),
+			}, testState)
+			want := kind + " hook #0 (/bin/sh): exit status 2; " + kind + " hook #2 (/bin/sh): exit status 3"
+			if err == nil || err.Error() != want {
+				t.Fatalf("error = %v\nwant    %s", err, want)
+			}
+			if data, _ := os.ReadFile(log); string(data) != "one\ntwo\nthree\n" {
+				t.Fatalf("hooks ran: %q", data)
+			}
+		})
 	}
 }
 

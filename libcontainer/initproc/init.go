@@ -330,8 +330,8 @@ func (in *initState) setupNamespaced(spec *specs.Spec) error {
 
 // setupProcess applies the process attributes, switches user and capabilities and checks the cwd.
 func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
-	in.env = proc.Env
-	for _, kv := range proc.Env {
+	in.env = withHome(proc.Env, proc.User.UID)
+	for _, kv := range in.env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
 			os.Setenv(k, v)
 		}
@@ -406,6 +406,26 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 		return in.loadSeccomp(prog, true)
 	}
 	return nil
+}
+
+// withHome adds HOME from the container's /etc/passwd (or "/") when the spec's env has none, as runc does.
+func withHome(env []string, uid uint32) []string {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOME=") {
+			return env
+		}
+	}
+	home := "/"
+	if b, err := os.ReadFile("/etc/passwd"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Split(line, ":")
+			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+				home = f[5]
+				break
+			}
+		}
+	}
+	return append(append([]string(nil), env...), "HOME="+home)
 }
 
 // exec tells the parent we are ready, waits for `start` on the exec FIFO and execs the user's process.
