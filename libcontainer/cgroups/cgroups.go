@@ -2,9 +2,8 @@
 // driver runs them. New picks the driver from the host; Load rebuilds a
 // Manager from the paths saved in state.json.
 //
-// Only the cgroupfs v1 driver (legacy and hybrid hosts) exists today; a
-// request for cgroup v2 or for the systemd driver fails with
-// ErrUnsupportedDriver rather than doing something approximate.
+// Drivers: cgroupfs v1 (legacy and hybrid hosts), cgroupfs v2 (unified
+// hosts) and systemd (transient units over D-Bus; unified hosts only).
 package cgroups
 
 import (
@@ -12,7 +11,9 @@ import (
 	"fmt"
 
 	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
+	"github.com/husk-runtime/husk/libcontainer/cgroups/systemd"
 	v1 "github.com/husk-runtime/husk/libcontainer/cgroups/v1"
+	v2 "github.com/husk-runtime/husk/libcontainer/cgroups/v2"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -73,14 +74,38 @@ type (
 	HugetlbStats = common.HugetlbStats
 )
 
-// ErrUnsupportedDriver is returned for cgroup setups husk cannot drive yet.
-var ErrUnsupportedDriver = errors.New("not supported yet")
+// ErrUnsupportedDriver is returned for cgroup setups husk cannot drive,
+// such as a state file with cgroup v2 paths on a cgroup v1 host.
+var ErrUnsupportedDriver = errors.New("not supported")
 
 // ErrUnifiedOnV1 is returned by Set on a v1 host when resources.unified is
 // used.
 var ErrUnifiedOnV1 = v1.ErrUnifiedOnV1
 
-var _ Manager = (*v1.Manager)(nil)
+var (
+	_ Manager     = (*v1.Manager)(nil)
+	_ Manager     = (*v2.Manager)(nil)
+	_ Manager     = (*systemd.Manager)(nil)
+	_ OOMNotifier = (*v2.Manager)(nil)
+	_ OOMNotifier = (*systemd.Manager)(nil)
+)
+
+// OOMNotifier is implemented by the managers that can report OOM kills from
+// a counter (cgroup v2 memory.events oom_kill): the v2 and systemd drivers.
+type OOMNotifier interface {
+	// OOMKillCount returns how many processes the OOM killer killed.
+	OOMKillCount() (uint64, error)
+	// NotifyOOM sends the new count each time it grows, until stop is
+	// closed or the cgroup is removed (then the channel is closed).
+	NotifyOOM(stop <-chan struct{}) (<-chan uint64, error)
+}
+
+// ErrSystemdNotRunning is returned for the systemd driver on a host that
+// systemd did not boot.
+var ErrSystemdNotRunning = systemd.ErrNotRunning
+
+// ErrSystemdOnV1 is returned for the systemd driver on a cgroup v1 host.
+var ErrSystemdOnV1 = systemd.ErrV1NotSupported
 
 // cgroupRoot is where the host's cgroup file systems are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
@@ -98,21 +123,38 @@ func IsV2() (bool, error) {
 // New returns the Manager for a container, choosing the driver from the
 // host (and useSystemd). For cgroupfs, cgroupsPath is read as runc reads it:
 // an absolute path is relative to each hierarchy's root; a relative path is
-// relative to the caller's own cgroup in each hierarchy; an empty path is
-// the container id under the caller's own cgroup. A path that escapes with
-// "..", or that names a hierarchy root or the caller's own cgroup, is an
-// error. Nothing is created until Apply. With rootless, hierarchies the
-// caller may not write to are skipped by Apply instead of failing it.
+// relative to the caller's own cgroup in each hierarchy (on v2: to its
+// parent, since the caller's cgroup holds processes); an empty path is the
+// container id there. A path that escapes with "..", or that names a
+// hierarchy root or the caller's own cgroup, is an error. With useSystemd,
+// cgroupsPath is "slice:prefix:name" (see systemd.ParseCgroupsPath).
+// Nothing is created until Apply. With rootless, hierarchies the caller may
+// not write to are skipped by Apply instead of failing it.
 func New(cgroupsPath, id string, useSystemd, rootless bool) (Manager, error) {
+	return NewWithAnnotations(cgroupsPath, id, useSystemd, rootless, nil)
+}
+
+// NewWithAnnotations is New with the spec's annotations, from which the
+// systemd driver takes org.systemd.property.<Name> unit properties. The
+// cgroupfs drivers ignore them.
+func NewWithAnnotations(cgroupsPath, id string, useSystemd, rootless bool, annotations map[string]string) (Manager, error) {
 	if useSystemd {
-		return nil, fmt.Errorf("systemd cgroup driver: %w", ErrUnsupportedDriver)
+		m, err := systemd.NewManager(cgroupsPath, id, annotations, rootless)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
-	v2, err := IsV2()
+	isV2, err := IsV2()
 	if err != nil {
 		return nil, err
 	}
-	if v2 {
-		return nil, fmt.Errorf("cgroup v2 (unified hierarchy at %s): %w", cgroupRoot, ErrUnsupportedDriver)
+	if isV2 {
+		m, err := v2.NewManager(cgroupsPath, id, rootless)
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: %w", err)
+		}
+		return m, nil
 	}
 	m, err := v1.NewManager(cgroupsPath, id, rootless)
 	if err != nil {
@@ -124,19 +166,29 @@ func New(cgroupsPath, id string, useSystemd, rootless bool) (Manager, error) {
 // Load rebuilds a Manager from the map Paths() returned (as saved in
 // state.json). Each path is checked to lie below the mount of the hierarchy
 // its key names, so a tampered state file cannot point Destroy elsewhere.
+// The key "" marks a cgroup v2 path, which needs a v2 host.
 func Load(paths map[string]string, useSystemd, rootless bool) (Manager, error) {
 	if useSystemd {
-		return nil, fmt.Errorf("systemd cgroup driver: %w", ErrUnsupportedDriver)
+		m, err := systemd.LoadManager(paths, rootless)
+		if err != nil {
+			return nil, err
+		}
+		return m, nil
 	}
-	if _, ok := paths[""]; ok {
-		return nil, fmt.Errorf("cgroup v2 paths: %w", ErrUnsupportedDriver)
-	}
-	v2, err := IsV2()
+	isV2, err := IsV2()
 	if err != nil {
 		return nil, err
 	}
-	if v2 {
-		return nil, fmt.Errorf("cgroup v2 (unified hierarchy at %s): %w", cgroupRoot, ErrUnsupportedDriver)
+	_, v2Paths := paths[""]
+	switch {
+	case isV2:
+		m, err := v2.LoadManager(paths, rootless)
+		if err != nil {
+			return nil, fmt.Errorf("cgroups: %w", err)
+		}
+		return m, nil
+	case v2Paths:
+		return nil, fmt.Errorf("cgroup v2 paths %v on a cgroup v1 host: %w", paths, ErrUnsupportedDriver)
 	}
 	m, err := v1.LoadManager(paths, rootless)
 	if err != nil {

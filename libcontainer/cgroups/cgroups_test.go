@@ -4,17 +4,31 @@ import (
 	"errors"
 	"os"
 	"testing"
+
+	"github.com/husk-runtime/husk/libcontainer/cgroups/systemd"
 )
 
 func TestUnsupportedDrivers(t *testing.T) {
-	if _, err := New("/x", "x", true, false); !errors.Is(err, ErrUnsupportedDriver) {
-		t.Errorf("New(systemd) = %v, want ErrUnsupportedDriver", err)
+	v2, err := IsV2()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := Load(map[string]string{"": "/sys/fs/cgroup/x"}, false, false); !errors.Is(err, ErrUnsupportedDriver) {
-		t.Errorf("Load(v2 paths) = %v, want ErrUnsupportedDriver", err)
+	if !systemd.IsRunning() {
+		if _, err := New("system.slice:x:y", "x", true, false); !errors.Is(err, ErrSystemdNotRunning) {
+			t.Errorf("New(systemd) without systemd = %v, want ErrSystemdNotRunning", err)
+		}
+		if _, err := Load(map[string]string{"": "/sys/fs/cgroup/x.scope"}, true, false); !errors.Is(err, ErrSystemdNotRunning) {
+			t.Errorf("Load(systemd) without systemd = %v, want ErrSystemdNotRunning", err)
+		}
+	} else if !v2 {
+		if _, err := New("system.slice:x:y", "x", true, false); !errors.Is(err, ErrSystemdOnV1) {
+			t.Errorf("New(systemd) on v1 = %v, want ErrSystemdOnV1", err)
+		}
 	}
-	if _, err := Load(map[string]string{"memory": "/sys/fs/cgroup/memory/x"}, true, false); !errors.Is(err, ErrUnsupportedDriver) {
-		t.Errorf("Load(systemd) = %v, want ErrUnsupportedDriver", err)
+	if !v2 {
+		if _, err := Load(map[string]string{"": "/sys/fs/cgroup/x"}, false, false); !errors.Is(err, ErrUnsupportedDriver) {
+			t.Errorf("Load(v2 paths) on v1 = %v, want ErrUnsupportedDriver", err)
+		}
 	}
 }
 
@@ -24,8 +38,15 @@ func TestNewAndLoadV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v2 {
-		if _, err := New("/x", "x", false, false); !errors.Is(err, ErrUnsupportedDriver) {
-			t.Errorf("New on v2 = %v, want ErrUnsupportedDriver", err)
+		m, err := New("/husk-test-never-created/ctr", "ctr", false, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Paths()[""]; got != "/sys/fs/cgroup/husk-test-never-created/ctr" {
+			t.Errorf("v2 path = %q", got)
+		}
+		if _, err := Load(m.Paths(), false, false); err != nil {
+			t.Errorf("Load on v2: %v", err)
 		}
 		return
 	}
