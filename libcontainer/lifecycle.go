@@ -156,19 +156,18 @@ func readFifo(fd, pidfd int) (string, error) {
 // Signal sends sig to the init process, or with all to every process of the container.
 func (c *Container) Signal(sig unix.Signal, all bool) error {
 	if all {
+		// Every process of the cgroup, whatever the init's state (runc: success on a stopped container).
 		cg, err := c.cgroup()
 		if err != nil {
-			return err
-		}
-		if c.Status() == Stopped {
-			pids, _ := cg.Pids()
-			if len(pids) == 0 {
-				return ErrNotRunning
+			if c.Status() == Stopped {
+				return nil
 			}
+			return err
 		}
 		return cg.Kill(sig)
 	}
-	if c.Status() == Stopped {
+	st := c.Status()
+	if st == Stopped {
 		return ErrNotRunning
 	}
 	fd, err := c.pidfd()
@@ -181,6 +180,12 @@ func (c *Container) Signal(sig unix.Signal, all bool) error {
 			return ErrNotRunning
 		}
 		return fmt.Errorf("signal container init: %w", err)
+	}
+	// A frozen process cannot act on SIGKILL: thaw it so that it dies (as runc does).
+	if sig == unix.SIGKILL && st == Paused {
+		if cg, err := c.cgroup(); err == nil {
+			return cg.Thaw()
+		}
 	}
 	return nil
 }

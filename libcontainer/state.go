@@ -124,11 +124,12 @@ func (c *Container) Status() Status {
 	if !c.initAlive() {
 		return Stopped
 	}
-	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
-		return Created
-	}
+	// As runc: a frozen container is paused, even one that was never started.
 	if c.frozen() {
 		return Paused
+	}
+	if _, err := os.Lstat(filepath.Join(c.dir, fifoName)); err == nil {
+		return Created
 	}
 	return Running
 }
