@@ -26,7 +26,7 @@ INTEG_TIMEOUT ?= 20m
 DEMO_BUNDLE := $(BUILDDIR)/demo-bundle
 DEMO_ROOT   := $(BUILDDIR)/demo-root
 
-.PHONY: all build deps demo test vet unit integration install clean
+.PHONY: all build deps demo test vet unit integration vm bench install clean
 
 all: build
 
@@ -67,7 +67,16 @@ unit:
 integration: build
 	HUSK_BINARY=$(CURDIR)/$(HUSK) $(GO) test -v -count=1 -timeout $(INTEG_TIMEOUT) ./integration/...
 
-test: deps build vet unit integration
+# cgroup v2 + systemd: the driver tests and an end-to-end subset, in one boot of ../shared/testvm
+# (skipped, with a message, in a clone without ../shared).
+vm: build
+	./scripts/test-vm.sh
+
+test: deps build vet unit integration vm
+
+# husk beside runc and crun (installed from Debian when missing), interleaved; BENCH_N=3 for a quick run.
+bench: build
+	./scripts/bench.sh
 
 install: build
 	install -D -m 0755 $(HUSK) $(DESTDIR)$(PREFIX)/sbin/husk

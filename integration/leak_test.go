@@ -214,11 +214,19 @@ func leakedStateDirs(root string) []string {
 
 // leakedCgroups lists the test's cgroup directories in every hierarchy.
 func (h *harness) leakedCgroups() []string {
-	matches, err := filepath.Glob(filepath.Join(cgroupRoot, "*", cgroupParent, h.prefix+"*"))
-	if err != nil {
-		return []string{fmt.Sprintf("(glob cgroups: %v)", err)}
+	var out []string
+	for _, pattern := range []string{
+		filepath.Join(cgroupRoot, "*", cgroupParent, h.prefix+"*"),          // v1: every hierarchy
+		filepath.Join(cgroupRoot, cgroupParent, h.prefix+"*"),               // v2: unified
+		filepath.Join(cgroupRoot, "*.slice", cgroupParent+"-"+h.prefix+"*"), // systemd scopes
+	} {
+		matches, err := filepath.Glob(pattern)
+		if err != nil {
+			return []string{fmt.Sprintf("(glob cgroups: %v)", err)}
+		}
+		out = append(out, matches...)
 	}
-	return matches
+	return out
 }
 
 // killCgroup SIGKILLs every process in cgroup dir (and its children).

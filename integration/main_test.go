@@ -88,6 +88,7 @@ func removeCgroupParents() error {
 	if err != nil {
 		return fmt.Errorf("glob cgroup parents: %w", err)
 	}
+	dirs = append(dirs, filepath.Join(cgroupRoot, cgroupParent)) // cgroup v2
 	var bad []string
 	for _, d := range dirs {
 		err := os.Remove(d)

@@ -57,6 +57,13 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already %s container", st)
 	}
+	// The pidfd first: opening the FIFO releases init, and a short-lived process may exit and be
+	// reaped (the caller is often a subreaper) before we could look at it.
+	pfd, err := c.pidfd()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
 	fifo := filepath.Join(c.dir, fifoName)
 	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -66,11 +73,6 @@ func (c *Container) Start() error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	pfd, err := c.pidfd()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pfd)
 	notify, err := c.notifyListener()
 	if err != nil {
 		return err

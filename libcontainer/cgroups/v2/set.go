@@ -156,7 +156,9 @@ func (s *setter) setMemory(r *specs.LinuxResources) error {
 			return fmt.Errorf("rejecting memory limit %d: below current usage %d", limit, usage)
 		}
 	}
-	if swapV2 != 0 {
+	// swap == limit (v1: memory+swap equal to memory) means no swap at all: memory.swap.max 0. Only a
+	// swap of 0 (absent) leaves the setting unchanged.
+	if swapV2 != 0 || swap > 0 {
 		if !common.Exists(s.dir, "memory.swap.max") {
 			if swapV2 > 0 {
 				return fmt.Errorf("swap limit: %s has no memory.swap.max (swap accounting disabled?)", s.dir)
