@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 
@@ -82,40 +81,28 @@ func execProcess(ctx *cli.Context) (int, error) {
 		PidfdSocket: ctx.String("pidfd-socket"), PreserveFDs: ctx.Int("preserve-fds"),
 		IgnorePaused: ctx.Bool("ignore-paused"), SubCgroups: ctx.StringSlice("cgroup"),
 	}
-	var sigs chan os.Signal
-	var term *runTerminal
+	var fg *foreground
 	if !detach {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-			return 0, fmt.Errorf("set child subreaper: %w", err)
+		f, con, err := newForeground(proc.Terminal, o.ConsoleSocket)
+		if err != nil {
+			return 0, err
 		}
-		sigs = make(chan os.Signal, 128)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
-		if proc.Terminal && o.ConsoleSocket == "" {
-			if term, err = newRunTerminal(); err != nil {
-				return 0, err
-			}
-			defer term.close()
-			o.Console = term.child
-		}
+		fg = f
+		defer fg.close()
+		o.Console = con
 	}
 	pid, err := c.Exec(o)
-	if term != nil {
-		term.child.Close()
-	}
 	if err != nil {
 		return 0, err
 	}
 	if detach {
 		return 0, nil
 	}
-	if term != nil {
-		if err := term.attach(); err != nil {
-			unix.Kill(pid, unix.SIGKILL)
-			return 0, err
-		}
+	if err := fg.started(); err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 0, err
 	}
-	return forward(pid, sigs, term), nil
+	return fg.wait(pid), nil
 }
 
 // execSpec is the process to start: the --process file as it is, or the container's process with the
@@ -192,11 +179,17 @@ func execSpec(ctx *cli.Context, c *libcontainer.Container) (*specs.Process, erro
 			p.User.GID = uint32(g)
 		}
 	}
+	// urfave/cli v1 reports a single value of an aliased slice flag twice ("-g 30" gives [30 30]): a
+	// group list is a set, so repeated gids are dropped.
+	seen := map[int64]bool{}
 	for _, g := range ctx.Int64Slice("additional-gids") {
 		if g < 0 {
 			return nil, fmt.Errorf("additional-gids must be a positive number %d", g)
 		}
-		p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		if !seen[g] {
+			seen[g] = true
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
 	}
 	return &p, specconv.ValidateProcess(&p)
 }
