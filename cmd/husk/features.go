@@ -37,7 +37,7 @@ var featuresCommand = cli.Command{
 			Linux: &features.Linux{
 				Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 				Capabilities: capabilities.Names(),
-				Cgroup:       &features.Cgroup{V1: &t, V2: &f, Systemd: &f, SystemdUser: &f, Rdma: &t},
+				Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &t, SystemdUser: &f, Rdma: &t},
 				Seccomp:      seccompFeatures(),
 				Apparmor:     &features.Apparmor{Enabled: &aa},
 				Selinux:      &features.Selinux{Enabled: &se},
