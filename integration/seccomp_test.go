@@ -4,16 +4,16 @@ package integration
 
 import (
 	"encoding/json"
-	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
-	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	"github.com/husk-runtime/husk/tests/bundle"
 )
 
@@ -208,60 +208,31 @@ func TestSeccompBadProfile(t *testing.T) {
 // container succeeds while the directory does not exist.
 func TestSeccompNotify(t *testing.T) {
 	h := newSeccompHarness(t)
-	sock := filepath.Join(t.TempDir(), "agent.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
+	dir := t.TempDir()
+	agent := filepath.Join(dir, "seccompagent")
+	if out, err := exec.Command("go", "build", "-o", agent, filepath.Join(repoRoot, "tests", "seccompagent")).CombinedOutput(); err != nil {
+		t.Fatalf("build tests/seccompagent: %v: %s", err, out)
+	}
+	sock, report := filepath.Join(dir, "agent.sock"), filepath.Join(dir, "report.json")
+	cmd := exec.Command(agent, "-socket", sock, "-report", report)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	type agentResult struct {
-		state    *specs.ContainerProcessState
-		notified int
-		err      error
-	}
-	done := make(chan agentResult, 1)
-	go func() {
-		var r agentResult
-		defer func() { done <- r }()
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			r.err = err
-			return
-		}
-		defer conn.Close()
-		st, fd, err := seccomp.ReceiveListener(conn)
-		if err != nil {
-			r.err = err
-			return
-		}
-		defer unix.Close(fd)
-		r.state = st
-		for {
-			// POLLHUP: every process using the filter is gone.
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			if _, err := unix.Poll(pfd, -1); err != nil {
-				if err == unix.EINTR {
-					continue
-				}
-				r.err = err
-				return
-			}
-			if pfd[0].Revents&unix.POLLIN == 0 {
-				return
-			}
-			req, err := seccomp.NotifReceive(fd)
-			if err != nil {
-				r.err = err
-				return
-			}
-			r.notified++
-			// Pretend success; ENOENT means the caller went away meanwhile.
-			if err := seccomp.NotifRespond(fd, &seccomp.NotifResp{ID: req.ID}); err != nil && !strings.Contains(err.Error(), "no such file") {
-				r.err = err
-				return
-			}
-		}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
 	}()
+	// The agent renames its socket into place once it listens.
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i == 1000 {
+			t.Fatal("seccompagent did not start listening")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	id := h.newID()
 	b := h.newBundle(id, []string{"sh", "-c", `mkdir /dev/shm/x && echo "mkdir=ok"; echo "exists=$(test -d /dev/shm/x && echo yes || echo no)"`, id},
 		withSeccomp(&specs.LinuxSeccomp{
@@ -272,29 +243,38 @@ func TestSeccompNotify(t *testing.T) {
 		}))
 	out, errOut, code := h.run("run", "--bundle", b.Dir, id)
 	if code != 0 {
-		ln.Close()
-		<-done
 		t.Fatalf("run: exit %d, stderr %q", code, errOut)
 	}
-	r := <-done
-	if r.err != nil {
-		t.Errorf("agent: %v", r.err)
+	// The agent exits once no process uses the filter any more.
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("seccompagent: %v", err)
+	}
+	var r struct {
+		State    *specs.ContainerProcessState `json:"state"`
+		Notified int                          `json:"notified"`
+	}
+	data, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("agent report %q: %v", data, err)
 	}
 	f := spFields(out)
 	if f["mkdir"] != "ok" || f["exists"] != "no" {
 		t.Errorf("mkdir = %q, directory exists = %q; want ok, no (the agent faked it)", f["mkdir"], f["exists"])
 	}
-	if r.notified == 0 {
+	if r.Notified == 0 {
 		t.Errorf("the agent got no notification")
 	}
-	if r.state == nil {
-		return
+	if r.State == nil {
+		t.Fatal("the agent got no process state")
 	}
-	if r.state.State.ID != id || r.state.Metadata != "it-metadata" || r.state.State.Pid <= 0 {
+	if r.State.State.ID != id || r.State.Metadata != "it-metadata" || r.State.State.Pid <= 0 {
 		t.Errorf("process state sent to the agent: id %q metadata %q pid %d; want %s, it-metadata, a pid",
-			r.state.State.ID, r.state.Metadata, r.state.State.Pid, id)
+			r.State.State.ID, r.State.Metadata, r.State.State.Pid, id)
 	}
-	if len(r.state.Fds) != 1 || r.state.Fds[0] != specs.SeccompFdName {
-		t.Errorf("process state fds = %v, want [%s]", r.state.Fds, specs.SeccompFdName)
+	if len(r.State.Fds) != 1 || r.State.Fds[0] != specs.SeccompFdName {
+		t.Errorf("process state fds = %v, want [%s]", r.State.Fds, specs.SeccompFdName)
 	}
 }
