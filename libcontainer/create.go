@@ -62,7 +62,7 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	if o.Spec.Process != nil && !o.Spec.Process.Terminal && (o.ConsoleSocket != "" || o.Console != nil) {
 		return nil, errors.New("cannot use console socket if husk will not detach or allocate tty")
 	}
-	if err := validateLSM(o.Spec.Process, o.Spec.Linux); err != nil {
+	if err := validateLSM(o.Spec.Process); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
@@ -480,7 +480,7 @@ func (p *parent) abort() {
 }
 
 // validateLSM refuses, before anything is created, LSM settings this host cannot apply.
-func validateLSM(proc *specs.Process, l *specs.Linux) error {
+func validateLSM(proc *specs.Process) error {
 	if proc != nil {
 		if err := lsm.ValidateAppArmor(proc.ApparmorProfile); err != nil {
 			return err
@@ -488,9 +488,6 @@ func validateLSM(proc *specs.Process, l *specs.Linux) error {
 		if err := lsm.ValidateSELinux(proc.SelinuxLabel); err != nil {
 			return err
 		}
-	}
-	if l != nil && l.MountLabel != "" && lsm.SELinuxEnabled() {
-		return errors.New("linux.mountLabel is not supported yet on SELinux hosts")
 	}
 	return nil
 }

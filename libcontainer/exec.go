@@ -42,7 +42,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if !o.Process.Terminal && (o.ConsoleSocket != "" || o.Console != nil) {
 		return 0, errors.New("cannot use console socket if husk will not detach or allocate tty")
 	}
-	if err := validateLSM(o.Process, nil); err != nil {
+	if err := validateLSM(o.Process); err != nil {
 		return 0, err
 	}
 	cg, err := c.cgroup()

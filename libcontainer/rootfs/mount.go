@@ -3,6 +3,7 @@ package rootfs
 import (
 	"errors"
 	"fmt"
+	"github.com/husk-runtime/husk/libcontainer/lsm"
 	"os"
 	"strconv"
 	"strings"
@@ -35,6 +36,9 @@ func (r *root) mountEntry(m *specs.Mount, spec *specs.Spec) error {
 	case m.Type == "cgroup":
 		err = r.cgroupEntry(m, dest, o, hasNamespace(spec, specs.CgroupNamespace))
 	default:
+		if spec.Linux != nil {
+			o.label = spec.Linux.MountLabel
+		}
 		err = r.fsEntry(m, dest, o)
 	}
 	if err != nil {
@@ -123,11 +127,17 @@ func (r *root) fsEntry(m *specs.Mount, dest string, o *mountOptions) error {
 		return err
 	}
 
+	data := o.data
+	// linux.mountLabel (SELinux hosts only): a context= option where the filesystem takes one. With the
+	// new mount API the value goes to fsconfig as is: no quoting of the label's commas is needed.
+	if o.label != "" && lsm.SELinuxEnabled() && (m.Type == "tmpfs" || m.Type == "devpts") {
+		data = append(append([]string(nil), data...), "context="+o.label)
+	}
 	mnt, err := newFilesystem(&fsParams{
 		fstype:  m.Type,
 		source:  m.Source,
 		sbFlags: o.superblockFlags(),
-		data:    o.data,
+		data:    data,
 		attrs:   o.mountAttr().Attr_set,
 	})
 	if err != nil {
@@ -144,6 +154,12 @@ func (r *root) fsEntry(m *specs.Mount, dest string, o *mountOptions) error {
 	}
 	if err := attach(mnt, target); err != nil {
 		return err
+	}
+	if o.label != "" && m.Type == "mqueue" {
+		// mqueue has no context= option: label its root instead (a no-op without SELinux).
+		if err := lsm.SetFileLabel(fmt.Sprintf("/proc/self/fd/%d", mnt.Fd()), o.label); err != nil {
+			return err
+		}
 	}
 	return applyPropagation(mnt, o)
 }

@@ -27,7 +27,8 @@ type mountOptions struct {
 	propagation []uintptr // MS_SHARED/MS_PRIVATE/... possibly | MS_REC, in order
 
 	tmpcopyup bool
-	idmap     bool // "idmap" or "ridmap": not supported
+	idmap     bool   // "idmap" or "ridmap": not supported
+	label     string // linux.mountLabel, for the filesystems that take an SELinux context
 
 	data []string // everything else, passed to the filesystem
 }
