@@ -250,7 +250,7 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	}
 	ph.mark("cgroup-apply")
 	if err := sock.SendRaw(boot); err != nil {
-		return err
+		return p.initFailed(err)
 	}
 	err = p.waitInitPid()
 	ph.mark("nsenter")
@@ -352,7 +352,7 @@ func (p *parent) waitInitPid() error {
 				return err
 			}
 			if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeUsermapDone}); err != nil {
-				return err
+				return p.initFailed(err)
 			}
 		case hsync.TypePid:
 			p.initPid = m.Pid
@@ -432,12 +432,23 @@ func (p *parent) initFailed(err error) error {
 			var ws unix.WaitStatus
 			if _, werr := unix.Wait4(p.initPid, &ws, 0, nil); werr == nil {
 				p.initPid = -p.initPid // reaped
-				return fmt.Errorf("container init exited unexpectedly (%s)", waitText(ws))
+				hint := ""
+				if ws.Signaled() && ws.Signal() == unix.SIGKILL && p.memoryLimited() {
+					hint = "; the container's memory limit may be too low for its start-up"
+				}
+				return fmt.Errorf("container init exited unexpectedly (%s%s)", waitText(ws), hint)
 			}
 		}
 		return errors.New("container init exited unexpectedly")
 	}
 	return err
+}
+
+// memoryLimited tells whether the spec sets a memory limit (an init killed during start-up then most
+// likely hit it).
+func (p *parent) memoryLimited() bool {
+	l := p.c.Config.Linux
+	return l != nil && l.Resources != nil && l.Resources.Memory != nil && l.Resources.Memory.Limit != nil && *l.Resources.Memory.Limit > 0
 }
 
 func waitText(ws unix.WaitStatus) string {

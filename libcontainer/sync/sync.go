@@ -141,6 +141,9 @@ func (c *Conn) Close() error { return c.f.Close() }
 // SendRaw sends one packet as is.
 func (c *Conn) SendRaw(b []byte) error {
 	if _, err := c.f.Write(b); err != nil {
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
+			return ErrClosed
+		}
 		return fmt.Errorf("sync: send: %w", err)
 	}
 	return nil
@@ -169,6 +172,9 @@ func (c *Conn) Recv() (*Msg, error) {
 		if err != unix.EINTR {
 			break
 		}
+	}
+	if err == unix.ECONNRESET {
+		return nil, ErrClosed // the peer died with data unread: as good as closed
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sync: receive: %w", err)
