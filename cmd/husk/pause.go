@@ -1,8 +1,11 @@
 package main
 
-import "github.com/urfave/cli"
+import (
+	"github.com/husk-runtime/husk/libcontainer"
+	"github.com/urfave/cli"
+)
 
-var pauseCommand = cli.Command{
+var pauseCommand = containerCommand(cli.Command{
 	Name:  "pause",
 	Usage: "pause suspends all processes inside the container",
 	ArgsUsage: `<container-id>
@@ -12,7 +15,13 @@ paused. `,
 	Description: `The pause command suspends all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: func(ctx *cli.Context) error {
+}, (*libcontainer.Container).Pause)
+
+// containerCommand completes cmd (name and help texts) with an Action that
+// takes exactly one argument, the container id, loads that container and
+// runs act on it. It serves pause and resume.
+func containerCommand(cmd cli.Command, act func(*libcontainer.Container) error) cli.Command {
+	cmd.Action = func(ctx *cli.Context) error {
 		if err := checkArgs(ctx, 1, exactArgs); err != nil {
 			return err
 		}
@@ -20,6 +29,7 @@ Use husk list to identify instances of containers and their current status.`,
 		if err != nil {
 			return err
 		}
-		return c.Pause()
-	},
+		return act(c)
+	}
+	return cmd
 }

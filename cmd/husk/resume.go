@@ -1,8 +1,11 @@
 package main
 
-import "github.com/urfave/cli"
+import (
+	"github.com/husk-runtime/husk/libcontainer"
+	"github.com/urfave/cli"
+)
 
-var resumeCommand = cli.Command{
+var resumeCommand = containerCommand(cli.Command{
 	Name:  "resume",
 	Usage: "resumes all processes that have been previously paused",
 	ArgsUsage: `<container-id>
@@ -12,14 +15,4 @@ resumed.`,
 	Description: `The resume command resumes all processes in the instance of the container.
 
 Use husk list to identify instances of containers and their current status.`,
-	Action: func(ctx *cli.Context) error {
-		if err := checkArgs(ctx, 1, exactArgs); err != nil {
-			return err
-		}
-		c, err := getContainer(ctx)
-		if err != nil {
-			return err
-		}
-		return c.Resume()
-	},
-}
+}, (*libcontainer.Container).Resume)

@@ -139,28 +139,16 @@ func New(cgroupsPath, id string, useSystemd, rootless bool) (Manager, error) {
 // cgroupfs drivers ignore them.
 func NewWithAnnotations(cgroupsPath, id string, useSystemd, rootless bool, annotations map[string]string) (Manager, error) {
 	if useSystemd {
-		m, err := systemd.NewManager(cgroupsPath, id, annotations, rootless)
-		if err != nil {
-			return nil, err
-		}
-		return m, nil
+		return asManager(systemd.NewManager(cgroupsPath, id, annotations, rootless))
 	}
 	isV2, err := IsV2()
 	if err != nil {
 		return nil, err
 	}
 	if isV2 {
-		m, err := v2.NewManager(cgroupsPath, id, rootless)
-		if err != nil {
-			return nil, fmt.Errorf("cgroups: %w", err)
-		}
-		return m, nil
+		return asManager(wrap(v2.NewManager(cgroupsPath, id, rootless)))
 	}
-	m, err := v1.NewManager(cgroupsPath, id, rootless)
-	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
-	}
-	return m, nil
+	return asManager(wrap(v1.NewManager(cgroupsPath, id, rootless)))
 }
 
 // Load rebuilds a Manager from the map Paths() returned (as saved in
@@ -169,11 +157,7 @@ func NewWithAnnotations(cgroupsPath, id string, useSystemd, rootless bool, annot
 // The key "" marks a cgroup v2 path, which needs a v2 host.
 func Load(paths map[string]string, useSystemd, rootless bool) (Manager, error) {
 	if useSystemd {
-		m, err := systemd.LoadManager(paths, rootless)
-		if err != nil {
-			return nil, err
-		}
-		return m, nil
+		return asManager(systemd.LoadManager(paths, rootless))
 	}
 	isV2, err := IsV2()
 	if err != nil {
@@ -182,17 +166,26 @@ func Load(paths map[string]string, useSystemd, rootless bool) (Manager, error) {
 	_, v2Paths := paths[""]
 	switch {
 	case isV2:
-		m, err := v2.LoadManager(paths, rootless)
-		if err != nil {
-			return nil, fmt.Errorf("cgroups: %w", err)
-		}
-		return m, nil
+		return asManager(wrap(v2.LoadManager(paths, rootless)))
 	case v2Paths:
 		return nil, fmt.Errorf("cgroup v2 paths %v on a cgroup v1 host: %w", paths, ErrUnsupportedDriver)
 	}
-	m, err := v1.LoadManager(paths, rootless)
+	return asManager(wrap(v1.LoadManager(paths, rootless)))
+}
+
+// asManager returns a driver's manager as a Manager; on error it returns a
+// nil Manager, not a Manager holding a nil pointer.
+func asManager[M Manager](m M, err error) (Manager, error) {
 	if err != nil {
-		return nil, fmt.Errorf("cgroups: %w", err)
+		return nil, err
+	}
+	return m, nil
+}
+
+// wrap prefixes a cgroupfs driver's error with "cgroups: ".
+func wrap[M Manager](m M, err error) (M, error) {
+	if err != nil {
+		return m, fmt.Errorf("cgroups: %w", err)
 	}
 	return m, nil
 }

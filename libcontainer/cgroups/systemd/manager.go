@@ -107,6 +107,19 @@ func connect(ctx context.Context) (*sd.Conn, error) {
 	return c, nil
 }
 
+// withConn runs fn with a connection to the system bus and a context that
+// expires after timeout; the connection is closed when fn returns.
+func withConn(timeout time.Duration, fn func(context.Context, *sd.Conn) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	c, err := connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(ctx, c)
+}
+
 func isDBusError(err error, name string) bool {
 	var de dbus.Error
 	if errors.As(err, &de) {
@@ -143,32 +156,27 @@ func (m *Manager) Apply(pid int) error {
 	if pid <= 0 && !m.unit.IsSlice() {
 		return fmt.Errorf("systemd scope unit %s needs a process to start with: got pid %d", m.unit.Name, pid)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout+5*time.Second)
-	defer cancel()
-	c, err := connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	props := append(unitProperties(m.unit, pid), m.extra...)
-	ch := make(chan string, 1)
-	started := true
-	if _, err := c.StartTransientUnitContext(ctx, m.unit.Name, "replace", props, ch); err != nil {
-		if !isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
-			return fmt.Errorf("start systemd unit %s: %w", m.unit.Name, err)
+	return withConn(jobTimeout+5*time.Second, func(ctx context.Context, c *sd.Conn) error {
+		props := append(unitProperties(m.unit, pid), m.extra...)
+		ch := make(chan string, 1)
+		started := true
+		if _, err := c.StartTransientUnitContext(ctx, m.unit.Name, "replace", props, ch); err != nil {
+			if !isDBusError(err, "org.freedesktop.systemd1.UnitExists") {
+				return fmt.Errorf("start systemd unit %s: %w", m.unit.Name, err)
+			}
+			started = false
+		} else if err := waitJob(ch, "start", m.unit.Name); err != nil {
+			_ = c.ResetFailedUnitContext(ctx, m.unit.Name)
+			return err
 		}
-		started = false
-	} else if err := waitJob(ch, "start", m.unit.Name); err != nil {
-		_ = c.ResetFailedUnitContext(ctx, m.unit.Name)
-		return err
-	}
-	if err := m.fs.Apply(pid); err != nil {
-		if started {
-			m.stopUnit(ctx, c)
+		if err := m.fs.Apply(pid); err != nil {
+			if started {
+				m.stopUnit(ctx, c)
+			}
+			return err
 		}
-		return err
-	}
-	return nil
+		return nil
+	})
 }
 
 // sdVersion reads systemd's major version number (0 when unknown).
@@ -196,23 +204,18 @@ func (m *Manager) Set(r *specs.LinuxResources) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
-	defer cancel()
-	c, err := connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	props, err := ResourceProperties(r, sdVersion(c))
-	if err != nil {
-		return err
-	}
-	if len(props) > 0 {
-		if err := c.SetUnitPropertiesContext(ctx, m.unit.Name, true, props...); err != nil {
-			return fmt.Errorf("set properties of systemd unit %s: %w", m.unit.Name, err)
+	return withConn(jobTimeout, func(ctx context.Context, c *sd.Conn) error {
+		props, err := ResourceProperties(r, sdVersion(c))
+		if err != nil {
+			return err
 		}
-	}
-	return m.fs.Set(r)
+		if len(props) > 0 {
+			if err := c.SetUnitPropertiesContext(ctx, m.unit.Name, true, props...); err != nil {
+				return fmt.Errorf("set properties of systemd unit %s: %w", m.unit.Name, err)
+			}
+		}
+		return m.fs.Set(r)
+	})
 }
 
 // stopUnit stops the unit, waits for the job, and resets a failed state.
@@ -240,15 +243,9 @@ func (m *Manager) stopUnit(ctx context.Context, c *sd.Conn) error {
 func (m *Manager) Destroy() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), jobTimeout+5*time.Second)
-	defer cancel()
-	c, err := connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	serr := m.stopUnit(ctx, c)
-	return errors.Join(serr, m.fs.Destroy())
+	return withConn(jobTimeout+5*time.Second, func(ctx context.Context, c *sd.Conn) error {
+		return errors.Join(m.stopUnit(ctx, c), m.fs.Destroy())
+	})
 }
 
 // Paths returns {"": the unit's cgroup directory}.

@@ -19,8 +19,8 @@ func (m *Manager) setCPU(r *specs.LinuxResources) error {
 	if c == nil {
 		return nil
 	}
-	shares, quota, period := u64(c.Shares), i64(c.Quota), u64(c.Period)
-	rtRuntime, rtPeriod := i64(c.RealtimeRuntime), u64(c.RealtimePeriod)
+	shares, quota, period := common.Deref(c.Shares), common.Deref(c.Quota), common.Deref(c.Period)
+	rtRuntime, rtPeriod := common.Deref(c.RealtimeRuntime), common.Deref(c.RealtimePeriod)
 	burstSet := c.Burst != nil && (*c.Burst != 0 || m.hasFile("cpu", "cpu.cfs_burst_us"))
 	idleSet := c.Idle != nil && (*c.Idle != 0 || m.hasFile("cpu", "cpu.idle"))
 	if shares == 0 && quota == 0 && period == 0 && rtRuntime == 0 && rtPeriod == 0 && !burstSet && !idleSet {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
 )
@@ -15,25 +14,20 @@ var errNoFreezer = errors.New("freezer cgroup controller is not available")
 // Freeze freezes every process in the container and waits until the kernel
 // reports FROZEN. If that does not happen in bounded time the cgroup is
 // thawed again and an error returned, so no container is left half-frozen.
-func (m *Manager) Freeze() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	dir, ok := m.path("freezer")
-	if !ok {
-		return errNoFreezer
-	}
-	return setFreezer(dir, common.Frozen)
-}
+func (m *Manager) Freeze() error { return m.setState(common.Frozen) }
 
 // Thaw lets the container's processes run again and waits for THAWED.
-func (m *Manager) Thaw() error {
+func (m *Manager) Thaw() error { return m.setState(common.Thawed) }
+
+// setState is Freeze (want FROZEN) or Thaw (want THAWED).
+func (m *Manager) setState(want string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	dir, ok := m.path("freezer")
 	if !ok {
 		return errNoFreezer
 	}
-	return setFreezer(dir, common.Thawed)
+	return setFreezer(dir, want)
 }
 
 // FreezerState returns "FROZEN" when the container's own cgroup was asked to
@@ -81,22 +75,17 @@ func freezerState(dir string) (string, error) {
 // FROZEN makes the kernel retry tasks that could not be frozen yet). The
 // poll backs off from 100µs to 10ms and gives up after about five seconds.
 func setFreezer(dir, want string) error {
-	delay := 100 * time.Microsecond
-	for i := 0; i < 520; i++ {
-		if i%10 == 0 {
+	reached, err := common.PollFreezer(func(attempt int) (bool, error) {
+		if attempt%10 == 0 {
 			if err := common.WriteFile(dir, "freezer.state", want); err != nil {
-				return err
+				return false, err
 			}
 		}
 		st, err := common.ReadFile(dir, "freezer.state")
-		if err != nil {
-			return err
-		}
-		if st == want {
-			return nil
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 10*time.Millisecond)
+		return st == want, err
+	})
+	if err != nil || reached {
+		return err
 	}
 	if want == common.Frozen {
 		if err := common.WriteFile(dir, "freezer.state", common.Thawed); err != nil {

@@ -48,7 +48,7 @@ func testBase(t *testing.T) string {
 			if fs, err := common.ReadFile(dir, "freezer.state"); err == nil && fs != "THAWED" {
 				_ = common.WriteFile(dir, "freezer.state", "THAWED")
 			}
-			if err := removeTree(dir, time.Now().Add(rmdirBudget)); err != nil {
+			if err := common.RemoveTree(dir, time.Now().Add(rmdirBudget)); err != nil {
 				t.Errorf("cleanup: %v", err)
 			}
 			if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,14 +36,7 @@ type Manager struct {
 // starting point with "..", or that names the hierarchy root or the caller's
 // own cgroup, is an error. Nothing is created until Apply.
 func NewManager(cgroupsPath, id string, rootless bool) (*Manager, error) {
-	p := cgroupsPath
-	if p == "" {
-		if id == "" || strings.Contains(id, "/") {
-			return nil, fmt.Errorf("empty cgroups path needs a container id without '/', got %q", id)
-		}
-		p = id
-	}
-	clean, err := common.CleanPath(p)
+	clean, err := common.ContainerPath(cgroupsPath, id)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +158,7 @@ func (m *Manager) Apply(pid int) error {
 		if err == nil {
 			continue
 		}
-		if m.rootless && isPermission(err) {
+		if m.rootless && common.IsPermission(err) {
 			delete(m.paths, k)
 			continue
 		}
@@ -187,10 +179,6 @@ func (m *Manager) applyOne(key, dir string, pid int) error {
 		return err
 	}
 	return common.WriteFile(dir, "cgroup.procs", strconv.Itoa(pid))
-}
-
-func isPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS)
 }
 
 // mkdirCpuset creates dir level by level below mountpoint. An empty
@@ -240,34 +228,12 @@ func (m *Manager) Pids() ([]int, error) {
 func (m *Manager) pids() ([]int, error) {
 	set := make(map[int]bool)
 	for _, d := range m.dirs() {
-		err := filepath.WalkDir(d, func(p string, de os.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, os.ErrNotExist) {
-					return nil
-				}
-				return fmt.Errorf("walk %s: %w", p, err)
-			}
-			if !de.IsDir() {
-				return nil
-			}
-			s, err := common.ReadFile(p, "cgroup.procs")
-			if err != nil {
-				if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
-					return nil
-				}
-				return err
-			}
-			for _, f := range strings.Fields(s) {
-				pid, err := strconv.Atoi(f)
-				if err != nil {
-					return fmt.Errorf("parse %s: bad pid %q", filepath.Join(p, "cgroup.procs"), f)
-				}
-				set[pid] = true
-			}
-			return nil
-		})
+		pids, err := common.TreePids(d)
 		if err != nil {
 			return nil, err
+		}
+		for _, p := range pids {
+			set[p] = true
 		}
 	}
 	out := make([]int, 0, len(set))
@@ -285,41 +251,21 @@ func (m *Manager) pids() ([]int, error) {
 func (m *Manager) Kill(sig unix.Signal) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fdir, hasFreezer := m.path("freezer")
-	if hasFreezer {
-		if _, err := os.Stat(fdir); err != nil {
-			hasFreezer = false
-		}
-	}
-	wasFrozen := false
-	if hasFreezer {
-		st, err := freezerState(fdir)
-		if err != nil {
-			return err
-		}
-		wasFrozen = st == common.Frozen
-		if ferr := setFreezer(fdir, common.Frozen); ferr != nil {
-			logrus.Warnf("kill: %v", ferr)
-		}
-	}
-	pids, err := m.pids()
-	if err == nil {
-		self := os.Getpid()
-		for _, p := range pids {
-			if p == self {
-				continue
-			}
-			if kerr := unix.Kill(p, sig); kerr != nil && !errors.Is(kerr, unix.ESRCH) {
-				err = errors.Join(err, fmt.Errorf("signal %d to pid %d: %w", sig, p, kerr))
+	var fz *common.Freezer
+	if fdir, ok := m.path("freezer"); ok {
+		if _, err := os.Stat(fdir); err == nil {
+			fz = &common.Freezer{
+				State: func() (string, error) { return freezerState(fdir) },
+				Set: func(freeze bool) error {
+					if freeze {
+						return setFreezer(fdir, common.Frozen)
+					}
+					return setFreezer(fdir, common.Thawed)
+				},
 			}
 		}
 	}
-	if hasFreezer && (!wasFrozen || sig == unix.SIGKILL) {
-		if terr := setFreezer(fdir, common.Thawed); terr != nil {
-			err = errors.Join(err, terr)
-		}
-	}
-	return err
+	return common.KillTree(sig, m.pids, fz)
 }
 
 // Destroy removes the container's directories in every hierarchy, sub-cgroups
@@ -333,7 +279,7 @@ func (m *Manager) Destroy() error {
 	var errs []error
 	deadline := time.Now().Add(rmdirBudget)
 	for _, d := range m.dirs() {
-		if err := removeTree(d, deadline); err != nil {
+		if err := common.RemoveTree(d, deadline); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -342,47 +288,3 @@ func (m *Manager) Destroy() error {
 
 // rmdirBudget bounds how long one Destroy keeps retrying rmdir on EBUSY.
 const rmdirBudget = 500 * time.Millisecond
-
-// removeTree removes dir and every cgroup below it, deepest first, retrying
-// EBUSY until deadline.
-func removeTree(dir string, deadline time.Time) error {
-	var subdirs []string
-	err := filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return fmt.Errorf("walk %s: %w", p, err)
-		}
-		if de.IsDir() {
-			subdirs = append(subdirs, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i := len(subdirs) - 1; i >= 0; i-- {
-		if err := rmdirRetry(subdirs[i], deadline); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rmdirRetry removes one cgroup directory, polling on EBUSY with a doubling
-// backoff (1ms to 100ms) until deadline.
-func rmdirRetry(dir string, deadline time.Time) error {
-	delay := time.Millisecond
-	for {
-		err := unix.Rmdir(dir)
-		if err == nil || errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		if !errors.Is(err, unix.EBUSY) || time.Now().Add(delay).After(deadline) {
-			return fmt.Errorf("remove cgroup %s: %w", dir, err)
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 100*time.Millisecond)
-	}
-}

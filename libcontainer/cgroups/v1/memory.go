@@ -15,20 +15,6 @@ const (
 	memswLim = "memory.memsw.limit_in_bytes"
 )
 
-func i64(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u64(p *uint64) uint64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // setMemory applies linux.resources.memory. On v1, swap is the combined
 // memory+swap limit (memory.memsw.limit_in_bytes), which the kernel keeps
 // at or above the memory limit, so the order of the two writes depends on
@@ -38,8 +24,8 @@ func (m *Manager) setMemory(r *specs.LinuxResources) error {
 	if mem == nil {
 		return nil
 	}
-	limit, swap := i64(mem.Limit), i64(mem.Swap)
-	reservation, kernel, kernelTCP := i64(mem.Reservation), i64(mem.Kernel), i64(mem.KernelTCP)
+	limit, swap := common.Deref(mem.Limit), common.Deref(mem.Swap)
+	reservation, kernel, kernelTCP := common.Deref(mem.Reservation), common.Deref(mem.Kernel), common.Deref(mem.KernelTCP)
 	oomOff := mem.DisableOOMKiller != nil && *mem.DisableOOMKiller
 	if limit == 0 && swap == 0 && reservation == 0 && kernel == 0 && kernelTCP == 0 &&
 		mem.Swappiness == nil && !oomOff && mem.UseHierarchy == nil {

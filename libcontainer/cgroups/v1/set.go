@@ -3,7 +3,6 @@ package v1
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -79,11 +78,7 @@ func (m *Manager) setPids(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	v := "max"
-	if l := *r.Pids.Limit; l > 0 {
-		v = strconv.FormatInt(l, 10)
-	}
-	return common.WriteFile(d, "pids.max", v)
+	return common.WriteFile(d, "pids.max", common.PidsMax(*r.Pids.Limit))
 }
 
 // setHugetlb writes hugetlb.<size>.limit_in_bytes for every listed page
@@ -96,26 +91,7 @@ func (m *Manager) setHugetlb(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	for _, h := range r.HugepageLimits {
-		if h.Pagesize == "" || strings.ContainsAny(h.Pagesize, "/.") {
-			return fmt.Errorf("invalid hugepage size %q", h.Pagesize)
-		}
-		file := "hugetlb." + h.Pagesize + ".limit_in_bytes"
-		if !common.Exists(d, file) {
-			return fmt.Errorf("hugepage size %s is not supported (no %s)", h.Pagesize, file)
-		}
-		v := strconv.FormatUint(h.Limit, 10)
-		if err := common.WriteFile(d, file, v); err != nil {
-			return err
-		}
-		rsvd := "hugetlb." + h.Pagesize + ".rsvd.limit_in_bytes"
-		if common.Exists(d, rsvd) {
-			if err := common.WriteFile(d, rsvd, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return common.WriteHugetlbLimits(d, r.HugepageLimits, "limit_in_bytes")
 }
 
 // setNetwork writes net_cls.classid and net_prio.ifpriomap.
@@ -160,29 +136,5 @@ func (m *Manager) setRdma(r *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	devs := make([]string, 0, len(r.Rdma))
-	for dev := range r.Rdma {
-		devs = append(devs, dev)
-	}
-	sort.Strings(devs)
-	for _, dev := range devs {
-		if dev == "" || strings.ContainsAny(dev, " \n") {
-			return fmt.Errorf("invalid rdma device name %q", dev)
-		}
-		l := r.Rdma[dev]
-		line := dev
-		if l.HcaHandles != nil {
-			line += " hca_handle=" + strconv.FormatUint(uint64(*l.HcaHandles), 10)
-		}
-		if l.HcaObjects != nil {
-			line += " hca_object=" + strconv.FormatUint(uint64(*l.HcaObjects), 10)
-		}
-		if line == dev {
-			continue
-		}
-		if err := common.WriteFile(d, "rdma.max", line); err != nil {
-			return err
-		}
-	}
-	return nil
+	return common.WriteRdmaLimits(d, r.Rdma)
 }

@@ -20,28 +20,14 @@ const userHZ = 100
 func (m *Manager) Stats() (*common.Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := &common.Stats{}
-	readers := []struct {
-		key  string
-		read func(string, *common.Stats) error
-	}{
-		{"memory", memoryStats},
-		{"cpuacct", cpuacctStats},
-		{"cpu", cpuStats},
-		{"pids", pidsStats},
-		{"blkio", blkioStats},
-		{"hugetlb", hugetlbStats},
-	}
-	for _, r := range readers {
-		d, ok := m.paths[r.key]
-		if !ok {
-			continue
-		}
-		if err := r.read(d, st); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s stats: %w", r.key, err)
-		}
-	}
-	return st, nil
+	return common.CollectStats(m.path, []common.StatReader{
+		{Name: "memory", Read: memoryStats},
+		{Name: "cpuacct", Read: cpuacctStats},
+		{Name: "cpu", Read: cpuStats},
+		{Name: "pids", Read: common.ReadPidsStats},
+		{Name: "blkio", Read: blkioStats},
+		{Name: "hugetlb", Read: hugetlbStats},
+	})
 }
 
 // optUint reads a counter, treating a missing file as zero.
@@ -145,21 +131,6 @@ func cpuStats(d string, st *common.Stats) error {
 	return nil
 }
 
-func pidsStats(d string, st *common.Stats) error {
-	var err error
-	if st.Pids.Current, err = common.ReadUint(d, "pids.current"); err != nil {
-		return err
-	}
-	limit, err := common.ReadUint(d, "pids.max")
-	if err != nil {
-		return err
-	}
-	if limit != ^uint64(0) {
-		st.Pids.Limit = limit
-	}
-	return nil
-}
-
 func blkioStats(d string, st *common.Stats) error {
 	var err error
 	if st.BlkIO.IOServiceBytesRecursive, err = blkioEntries(d, "blkio.throttle.io_service_bytes_recursive"); err != nil {
@@ -202,15 +173,11 @@ func blkioEntries(d, file string) ([]common.BlkIOEntry, error) {
 }
 
 func hugetlbStats(d string, st *common.Stats) error {
-	files, err := filepath.Glob(filepath.Join(d, "hugetlb.*.usage_in_bytes"))
+	sizes, err := common.HugetlbSizes(d, "usage_in_bytes")
 	if err != nil {
-		return fmt.Errorf("list hugetlb files in %s: %w", d, err)
+		return err
 	}
-	for _, f := range files {
-		size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "hugetlb."), ".usage_in_bytes")
-		if strings.Contains(size, ".") {
-			continue // rsvd counters
-		}
+	for _, size := range sizes {
 		var h common.HugetlbStats
 		if h.Usage, err = common.ReadUint(d, "hugetlb."+size+".usage_in_bytes"); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
 )
@@ -16,24 +15,20 @@ var errNoFreezer = errors.New("cgroup v2 freezer (cgroup.freeze) is not availabl
 // Freeze writes 1 to cgroup.freeze and waits until cgroup.events reports
 // "frozen 1". If that does not happen in bounded time the cgroup is thawed
 // again and an error returned, so no container is left half-frozen.
-func (m *Manager) Freeze() error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !common.Exists(m.dir, "cgroup.freeze") {
-		return errNoFreezer
-	}
-	return setFreeze(m.dir, true)
-}
+func (m *Manager) Freeze() error { return m.freeze(true) }
 
 // Thaw writes 0 to cgroup.freeze and waits for "frozen 0". A cgroup whose
 // ancestor is frozen stays frozen; that is reported as an error.
-func (m *Manager) Thaw() error {
+func (m *Manager) Thaw() error { return m.freeze(false) }
+
+// freeze is Freeze (true) or Thaw (false).
+func (m *Manager) freeze(freeze bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if !common.Exists(m.dir, "cgroup.freeze") {
 		return errNoFreezer
 	}
-	return setFreeze(m.dir, false)
+	return setFreeze(m.dir, freeze)
 }
 
 // FreezerState returns FROZEN when the container's own cgroup was asked to
@@ -81,17 +76,15 @@ func setFreeze(dir string, freeze bool) error {
 	if err := common.WriteFile(dir, "cgroup.freeze", val); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	delay := 100 * time.Microsecond
-	for i := 0; i < 520; i++ {
+	reached, err := common.PollFreezer(func(int) (bool, error) {
 		frozen, err := eventsFrozen(dir)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if frozen == freeze {
-			return nil
-		}
-		time.Sleep(delay)
-		delay = min(delay*2, 10*time.Millisecond)
+		return frozen == freeze, err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if reached {
+		return nil
 	}
 	if freeze {
 		if err := common.WriteFile(dir, "cgroup.freeze", "0"); err != nil {

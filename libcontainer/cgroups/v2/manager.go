@@ -47,14 +47,7 @@ func NewManager(cgroupsPath, id string, rootless bool) (*Manager, error) {
 }
 
 func newManager(root, cgroupsPath, id string, rootless bool) (*Manager, error) {
-	p := cgroupsPath
-	if p == "" {
-		if id == "" || strings.Contains(id, "/") {
-			return nil, fmt.Errorf("empty cgroups path needs a container id without '/', got %q", id)
-		}
-		p = id
-	}
-	clean, err := common.CleanPath(p)
+	clean, err := common.ContainerPath(cgroupsPath, id)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +133,7 @@ func (m *Manager) Apply(pid int) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	err := m.apply(pid)
-	if err != nil && m.rootless && isPermission(err) {
+	if err != nil && m.rootless && common.IsPermission(err) {
 		logrus.Warnf("cgroup v2: no permission on %s, resource limits are ignored: %v", m.dir, err)
 		m.disabled = true
 		return nil
@@ -234,10 +227,6 @@ func enableControllers(dir string) {
 	}
 }
 
-func isPermission(err error) bool {
-	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.EROFS)
-}
-
 // controllers returns the controllers enabled for the container's cgroup.
 func (m *Manager) controllers() (map[string]bool, error) {
 	s, err := common.ReadFile(m.dir, "cgroup.controllers")
@@ -260,33 +249,7 @@ func (m *Manager) Pids() ([]int, error) {
 }
 
 func (m *Manager) pids() ([]int, error) {
-	var out []int
-	err := filepath.WalkDir(m.dir, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return fmt.Errorf("walk %s: %w", p, err)
-		}
-		if !de.IsDir() {
-			return nil
-		}
-		s, err := common.ReadFile(p, "cgroup.procs")
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENODEV) {
-				return nil
-			}
-			return err
-		}
-		for _, f := range strings.Fields(s) {
-			pid, err := strconv.Atoi(f)
-			if err != nil {
-				return fmt.Errorf("parse %s: bad pid %q", filepath.Join(p, "cgroup.procs"), f)
-			}
-			out = append(out, pid)
-		}
-		return nil
-	})
+	out, err := common.TreePids(m.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -309,36 +272,14 @@ func (m *Manager) Kill(sig unix.Signal) error {
 	if sig == unix.SIGKILL && common.Exists(m.dir, "cgroup.kill") {
 		return common.WriteFile(m.dir, "cgroup.kill", "1")
 	}
-	hasFreezer := common.Exists(m.dir, "cgroup.freeze")
-	wasFrozen := false
-	if hasFreezer {
-		st, err := freezerState(m.dir)
-		if err != nil {
-			return err
-		}
-		wasFrozen = st == common.Frozen
-		if ferr := setFreeze(m.dir, true); ferr != nil {
-			logrus.Warnf("kill: %v", ferr)
+	var fz *common.Freezer
+	if common.Exists(m.dir, "cgroup.freeze") {
+		fz = &common.Freezer{
+			State: func() (string, error) { return freezerState(m.dir) },
+			Set:   func(freeze bool) error { return setFreeze(m.dir, freeze) },
 		}
 	}
-	pids, err := m.pids()
-	if err == nil {
-		self := os.Getpid()
-		for _, p := range pids {
-			if p == self {
-				continue
-			}
-			if kerr := unix.Kill(p, sig); kerr != nil && !errors.Is(kerr, unix.ESRCH) {
-				err = errors.Join(err, fmt.Errorf("signal %d to pid %d: %w", sig, p, kerr))
-			}
-		}
-	}
-	if hasFreezer && (!wasFrozen || sig == unix.SIGKILL) {
-		if terr := setFreeze(m.dir, false); terr != nil {
-			err = errors.Join(err, terr)
-		}
-	}
-	return err
+	return common.KillTree(sig, m.pids, fz)
 }
 
 // rmdirBudget bounds how long one Destroy keeps retrying rmdir on EBUSY.
@@ -351,39 +292,5 @@ const rmdirBudget = 2 * time.Second
 func (m *Manager) Destroy() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return removeTree(m.dir, time.Now().Add(rmdirBudget))
-}
-
-func removeTree(dir string, deadline time.Time) error {
-	var subdirs []string
-	err := filepath.WalkDir(dir, func(p string, de os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return fmt.Errorf("walk %s: %w", p, err)
-		}
-		if de.IsDir() {
-			subdirs = append(subdirs, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	for i := len(subdirs) - 1; i >= 0; i-- {
-		delay := time.Millisecond
-		for {
-			err := unix.Rmdir(subdirs[i])
-			if err == nil || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if !errors.Is(err, unix.EBUSY) || time.Now().Add(delay).After(deadline) {
-				return fmt.Errorf("remove cgroup %s: %w", subdirs[i], err)
-			}
-			time.Sleep(delay)
-			delay = min(delay*2, 100*time.Millisecond)
-		}
-	}
-	return nil
+	return common.RemoveTree(m.dir, time.Now().Add(rmdirBudget))
 }

@@ -71,20 +71,6 @@ func (s *setter) write(file, value string) error {
 	return common.WriteFile(s.dir, file, value)
 }
 
-func i64(p *int64) int64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func u64(p *uint64) uint64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
 // limitString formats a limit where -1 (or any negative) means "max".
 func limitString(v int64) string {
 	if v < 0 {
@@ -102,11 +88,7 @@ func (s *setter) setPids(r *specs.LinuxResources) error {
 	if err := s.need("pids", "pids limit"); err != nil {
 		return err
 	}
-	v := "max"
-	if l := *r.Pids.Limit; l > 0 {
-		v = strconv.FormatInt(l, 10)
-	}
-	return s.write("pids.max", v)
+	return s.write("pids.max", common.PidsMax(*r.Pids.Limit))
 }
 
 // setMemory writes memory.max (limit), memory.low (reservation) and
@@ -116,14 +98,14 @@ func (s *setter) setMemory(r *specs.LinuxResources) error {
 	if mem == nil {
 		return nil
 	}
-	limit, swap, reservation := i64(mem.Limit), i64(mem.Swap), i64(mem.Reservation)
+	limit, swap, reservation := common.Deref(mem.Limit), common.Deref(mem.Swap), common.Deref(mem.Reservation)
 	if mem.Swappiness != nil {
 		logrus.Warnf("cgroup v2 has no memory swappiness; ignoring swappiness %d", *mem.Swappiness)
 	}
 	if mem.DisableOOMKiller != nil && *mem.DisableOOMKiller {
 		logrus.Warn("cgroup v2 cannot disable the OOM killer; ignoring disableOOMKiller")
 	}
-	if i64(mem.Kernel) != 0 || i64(mem.KernelTCP) != 0 {
+	if common.Deref(mem.Kernel) != 0 || common.Deref(mem.KernelTCP) != 0 {
 		logrus.Warn("cgroup v2 has no kernel memory limits; ignoring memory.kernel and memory.kernelTCP")
 	}
 	if limit == 0 && swap == 0 && reservation == 0 {
@@ -188,10 +170,10 @@ func (s *setter) setCPU(r *specs.LinuxResources) error {
 	if c == nil {
 		return nil
 	}
-	if i64(c.RealtimeRuntime) != 0 || u64(c.RealtimePeriod) != 0 {
+	if common.Deref(c.RealtimeRuntime) != 0 || common.Deref(c.RealtimePeriod) != 0 {
 		return errors.New("cpu realtime runtime and period are not supported on cgroup v2")
 	}
-	shares, quota, period := u64(c.Shares), i64(c.Quota), u64(c.Period)
+	shares, quota, period := common.Deref(c.Shares), common.Deref(c.Quota), common.Deref(c.Period)
 	burstSet := c.Burst != nil && (*c.Burst != 0 || common.Exists(s.dir, "cpu.max.burst"))
 	idleSet := c.Idle != nil && (*c.Idle != 0 || common.Exists(s.dir, "cpu.idle"))
 	if shares == 0 && quota == 0 && period == 0 && !burstSet && !idleSet {
@@ -274,26 +256,7 @@ func (s *setter) setHugetlb(r *specs.LinuxResources) error {
 	if err := s.need("hugetlb", "hugepage limits"); err != nil {
 		return err
 	}
-	for _, h := range r.HugepageLimits {
-		if h.Pagesize == "" || strings.ContainsAny(h.Pagesize, "/.") {
-			return fmt.Errorf("invalid hugepage size %q", h.Pagesize)
-		}
-		file := "hugetlb." + h.Pagesize + ".max"
-		if !common.Exists(s.dir, file) {
-			return fmt.Errorf("hugepage size %s is not supported (no %s)", h.Pagesize, file)
-		}
-		v := strconv.FormatUint(h.Limit, 10)
-		if err := s.write(file, v); err != nil {
-			return err
-		}
-		rsvd := "hugetlb." + h.Pagesize + ".rsvd.max"
-		if common.Exists(s.dir, rsvd) {
-			if err := s.write(rsvd, v); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return common.WriteHugetlbLimits(s.dir, r.HugepageLimits, "max")
 }
 
 // setRdma writes one rdma.max line per device with the counts given.
@@ -304,31 +267,7 @@ func (s *setter) setRdma(r *specs.LinuxResources) error {
 	if err := s.need("rdma", "rdma limits"); err != nil {
 		return err
 	}
-	devs := make([]string, 0, len(r.Rdma))
-	for dev := range r.Rdma {
-		devs = append(devs, dev)
-	}
-	sort.Strings(devs)
-	for _, dev := range devs {
-		if dev == "" || strings.ContainsAny(dev, " \n") {
-			return fmt.Errorf("invalid rdma device name %q", dev)
-		}
-		l := r.Rdma[dev]
-		line := dev
-		if l.HcaHandles != nil {
-			line += " hca_handle=" + strconv.FormatUint(uint64(*l.HcaHandles), 10)
-		}
-		if l.HcaObjects != nil {
-			line += " hca_object=" + strconv.FormatUint(uint64(*l.HcaObjects), 10)
-		}
-		if line == dev {
-			continue
-		}
-		if err := s.write("rdma.max", line); err != nil {
-			return err
-		}
-	}
-	return nil
+	return common.WriteRdmaLimits(s.dir, r.Rdma)
 }
 
 // setNetwork refuses net_cls/net_prio settings, which only cgroup v1 has.

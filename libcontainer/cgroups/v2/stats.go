@@ -18,23 +18,14 @@ import (
 func (m *Manager) Stats() (*common.Stats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	st := &common.Stats{}
-	readers := []struct {
-		name string
-		read func(string, *common.Stats) error
-	}{
-		{"memory", memoryStats},
-		{"cpu", cpuStats},
-		{"pids", pidsStats},
-		{"io", ioStats},
-		{"hugetlb", hugetlbStats},
-	}
-	for _, r := range readers {
-		if err := r.read(m.dir, st); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("%s stats: %w", r.name, err)
-		}
-	}
-	return st, nil
+	dirOf := func(string) (string, bool) { return m.dir, true }
+	return common.CollectStats(dirOf, []common.StatReader{
+		{Name: "memory", Read: memoryStats},
+		{Name: "cpu", Read: cpuStats},
+		{Name: "pids", Read: common.ReadPidsStats},
+		{Name: "io", Read: ioStats},
+		{Name: "hugetlb", Read: hugetlbStats},
+	})
 }
 
 // optUint reads a counter, treating a missing file as zero.
@@ -126,24 +117,6 @@ func cpuStats(d string, st *common.Stats) error {
 	return nil
 }
 
-func pidsStats(d string, st *common.Stats) error {
-	if !common.Exists(d, "pids.current") {
-		return nil
-	}
-	var err error
-	if st.Pids.Current, err = optUint(d, "pids.current"); err != nil {
-		return err
-	}
-	lim, err := optUint(d, "pids.max")
-	if err != nil {
-		return err
-	}
-	if lim != ^uint64(0) {
-		st.Pids.Limit = lim
-	}
-	return nil
-}
-
 // ioStats converts io.stat ("MAJ:MIN rbytes=N wbytes=N rios=N wios=N ...")
 // to the v1-shaped recursive counters (Read, Write and Total per device).
 func ioStats(d string, st *common.Stats) error {
@@ -189,17 +162,12 @@ func ioStats(d string, st *common.Stats) error {
 
 // hugetlbStats reads hugetlb.<size>.current and the "max" event count.
 func hugetlbStats(d string, st *common.Stats) error {
-	matches, err := filepath.Glob(filepath.Join(d, "hugetlb.*.current"))
+	sizes, err := common.HugetlbSizes(d, "current")
 	if err != nil {
 		return err
 	}
-	for _, p := range matches {
-		name := filepath.Base(p)
-		size := strings.TrimSuffix(strings.TrimPrefix(name, "hugetlb."), ".current")
-		if strings.Contains(size, ".") {
-			continue // hugetlb.<size>.rsvd.current
-		}
-		usage, err := optUint(d, name)
+	for _, size := range sizes {
+		usage, err := optUint(d, "hugetlb."+size+".current")
 		if err != nil {
 			return err
 		}

@@ -262,7 +262,7 @@ func TestApplyFailureLeavesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = removeTree("/sys/fs/cgroup/husk-test-applyfail", time.Now().Add(time.Second)) })
+	t.Cleanup(func() { _ = common.RemoveTree("/sys/fs/cgroup/husk-test-applyfail", time.Now().Add(time.Second)) })
 	if err := m.Apply(1 << 30); err == nil {
 		t.Fatal("Apply of a nonexistent pid succeeded")
 	}
