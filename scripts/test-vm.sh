@@ -36,7 +36,7 @@ for t in '"$pkgs"'; do
 	echo "== cgroups/$t (in VM)"
 	if ! '"$out"'/cg$t.test -test.v -test.timeout 300s; then rc=1; echo "FAIL: cgroups/$t"; fi
 done
-echo "== integration (in VM): $e2e"
+echo "== integration (in VM): '"$e2e"'"
 if ! (cd integration && HUSK_BINARY='"$repo"'/bin/husk ../'"$out"'/integration.test -test.v -test.timeout 600s -test.run '"'$e2e'"'); then rc=1; echo "FAIL: integration"; fi
 left=$(find /sys/fs/cgroup -name "husk-test*" -o -name "husk-it*" 2>/dev/null)
 if [ -n "$left" ]; then echo "FAIL: cgroups left behind: $left"; rc=1; fi
