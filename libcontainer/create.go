@@ -108,6 +108,8 @@ type parent struct {
 	pidfdFlags  uint32 // exec: the namespaces to join through it
 	execProc    *specs.Process
 	seccomp     *seccomp.Program // compiled in the parent; init only loads it
+	lateCgroup  bool             // create: init is moved into the cgroup while it sets up
+	attached    chan error       // the result of that move (nil once collected)
 }
 
 func (p *parent) run() error {
@@ -147,6 +149,11 @@ func (p *parent) run() error {
 	if err != nil {
 		return err
 	}
+	// Without a cgroup namespace (which nsenter creates, so it must come after the move), the move of
+	// init into the cgroup overlaps init's own set-up: on cgroup v1 the first cgroup.procs write
+	// waits for an RCU grace period (~10 ms). The move always completes before hooks run and before
+	// create returns, so no code of the container runs outside its cgroup.
+	p.lateCgroup = !hasNamespace(spec, specs.CgroupNamespace)
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
@@ -159,8 +166,17 @@ func (p *parent) run() error {
 	if err := p.c.save(); err != nil {
 		return err
 	}
-	if res != nil {
-		// The limits apply once init is in place, as runc does; init's own set-up is charged after this.
+	if p.lateCgroup {
+		p.attached = make(chan error, 1)
+		go func(pid int) {
+			err := cg.Apply(pid)
+			if err == nil && res != nil {
+				err = cg.Set(res)
+			}
+			p.attached <- err
+		}(p.initPid)
+	} else if res != nil {
+		// The limits apply once init is in place, as runc does.
 		if err := cg.Set(res); err != nil {
 			return err
 		}
@@ -244,9 +260,12 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 			return fmt.Errorf("set initial cpu affinity: %w", err)
 		}
 	}
-	// In the container's cgroup before it runs any code of ours past the bootstrap read.
-	if err := p.cg.Apply(cmd.Process.Pid); err != nil {
-		return err
+	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless
+	// create moves the init itself later, see lateCgroup).
+	if !p.lateCgroup {
+		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
+			return err
+		}
 	}
 	ph.mark("cgroup-apply")
 	if err := sock.SendRaw(boot); err != nil {
@@ -383,7 +402,7 @@ func (p *parent) configure() error {
 	cfg := &initproc.Config{
 		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: spec, HostPid: p.initPid,
 		NoPivot: p.o.NoPivot, NoNewKeyring: p.o.NoNewKeyring, PreserveFDs: p.o.PreserveFDs,
-		CgroupPaths: p.c.CgroupPaths, Seccomp: p.seccomp,
+		CgroupPaths: p.c.CgroupPaths, Seccomp: p.seccomp, LateCgroup: p.lateCgroup,
 	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
@@ -398,7 +417,17 @@ func (p *parent) configure() error {
 			return p.initFailed(err)
 		}
 		switch m.Type {
+		case hsync.TypeCgroup:
+			if err := p.waitAttached(); err != nil {
+				return err
+			}
+			if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeCgroupDone}); err != nil {
+				return p.initFailed(err)
+			}
 		case hsync.TypeHooks:
+			if err := p.waitAttached(); err != nil {
+				return err
+			}
 			if h := p.o.Spec.Hooks; h != nil {
 				st := p.c.specState(Creating)
 				if err := hooks.Run("prestart", h.Prestart, st); err != nil {
@@ -416,6 +445,9 @@ func (p *parent) configure() error {
 				return err
 			}
 		case hsync.TypeReady:
+			if err := p.waitAttached(); err != nil {
+				return err
+			}
 			return p.finish()
 		case hsync.TypeError:
 			return errors.New(m.Msg)
@@ -423,6 +455,16 @@ func (p *parent) configure() error {
 			return fmt.Errorf("sync: unexpected %q from init", m.Type)
 		}
 	}
+}
+
+// waitAttached collects the result of the move of init into the cgroup (lateCgroup).
+func (p *parent) waitAttached() error {
+	if p.attached == nil {
+		return nil
+	}
+	err := <-p.attached
+	p.attached = nil
+	return err
 }
 
 // initFailed turns a broken sync connection into the most useful error available.
@@ -475,6 +517,7 @@ func (p *parent) finish() error {
 
 // abort undoes a failed create: kill what was started, remove the cgroup and the state directory.
 func (p *parent) abort() {
+	p.waitAttached() // never destroy the cgroup while it is still being set up
 	if p.cmd != nil && p.cmd.Process != nil {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
@@ -501,6 +544,18 @@ func validateLSM(proc *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if spec.Linux == nil {
+		return false
+	}
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
 }
 
 // pidfdRecord is the bootstrap record that makes nsenter join the namespaces of a pidfd.

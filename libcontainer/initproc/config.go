@@ -20,6 +20,9 @@ type Config struct {
 	NoNewKeyring bool              `json:"no_new_keyring,omitempty"`
 	PreserveFDs  int               `json:"preserve_fds,omitempty"`
 	CgroupPaths  map[string]string `json:"cgroup_paths,omitempty"`
+	// LateCgroup: the parent is still moving init into the container's cgroup; ask (sync "cgroup")
+	// before anything that needs to be in it.
+	LateCgroup bool `json:"late_cgroup,omitempty"`
 	// Exec: start Process in the running container instead of building it.
 	Exec    bool           `json:"exec,omitempty"`
 	Process *specs.Process `json:"process,omitempty"`

@@ -70,6 +70,8 @@ type initState struct {
 	env     []string
 	caps    *capabilities.Set
 	nnp     bool
+	// attached: the parent confirmed we are in the container's cgroup (LateCgroup)
+	attached bool
 }
 
 func envFd(name string) (int, error) {
@@ -129,7 +131,14 @@ func (in *initState) build() error {
 		return fmt.Errorf("setsid: %w", err)
 	}
 	rc := &rootfs.Config{Spec: spec, Rootfs: in.cfg.Rootfs, NoPivot: in.cfg.NoPivot}
+	if in.cfg.LateCgroup {
+		rc.InCgroup = in.inCgroup
+	}
 	if err := rootfs.Prepare(rc); err != nil {
+		return err
+	}
+	// Everything from here on (hooks, affinity, the process) happens inside the container's cgroup.
+	if err := in.inCgroup(); err != nil {
 		return err
 	}
 	if h := spec.Hooks; h != nil {
@@ -262,6 +271,20 @@ func raiseEffective() error {
 		return fmt.Errorf("capset: %w", err)
 	}
 	return nil
+}
+
+// inCgroup waits, once, until the parent has moved us into the container's cgroup (create overlaps
+// that move, which can wait for an RCU grace period, with the rootfs set-up).
+func (in *initState) inCgroup() error {
+	if !in.cfg.LateCgroup || in.attached {
+		return nil
+	}
+	in.attached = true
+	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeCgroup}); err != nil {
+		return err
+	}
+	_, err := in.sock.Expect(hsync.TypeCgroupDone)
+	return err
 }
 
 // state is the state JSON for hooks run by init.

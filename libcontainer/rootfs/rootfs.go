@@ -31,6 +31,10 @@ type Config struct {
 	Spec    *specs.Spec // validated OCI spec; Spec.Root.Path is an absolute host path
 	Rootfs  string      // absolute host path of the root filesystem, symlinks already resolved
 	NoPivot bool        // --no-pivot: use MS_MOVE + chroot instead of pivot_root
+	// InCgroup, when set, is called before the first "cgroup" mount: the cgroup mount shows the
+	// process's own cgroup, so it must be in the container's by then (the parent may still be
+	// moving it there while the other mounts are made).
+	InCgroup func() error
 }
 
 func (c *Config) validate() error {
@@ -91,6 +95,12 @@ func Prepare(c *Config) error {
 	defer r.Close()
 
 	for i := range c.Spec.Mounts {
+		if c.Spec.Mounts[i].Type == "cgroup" && c.InCgroup != nil {
+			if err := c.InCgroup(); err != nil {
+				return err
+			}
+			c.InCgroup = nil
+		}
 		if err := r.mountEntry(&c.Spec.Mounts[i], c.Spec); err != nil {
 			return err
 		}

@@ -8,6 +8,10 @@
 //	 3    parent        nsenter       usermap-done         maps written
 //	 4    nsenter       parent        pid {pid}            the container init's host pid; stage 0 exits
 //	 5    parent        init (Go)     config {Config}      everything init needs (the parent has saved state.json)
+//	 c    init          parent        cgroup               (before a cgroup mount) am I in the container's cgroup?
+//	 c'   parent        init          cgroup-done          yes: the parent's attach, overlapping init's work so
+//	                                                       far, is complete (create: attach runs while init
+//	                                                       sets up; it always completes before hooks/ready)
 //	 6    init          parent        hooks                rootfs mounted: run prestart + createRuntime hooks now
 //	 7    parent        init          hooks-done           hooks ran (an error ends the create instead)
 //	 8    init          parent        ready                set up, about to wait on the exec FIFO (exec: about
@@ -44,6 +48,8 @@ const (
 	TypeHooksDone   = "hooks-done"
 	TypeReady       = "ready"
 	TypeSeccomp     = "seccomp"
+	TypeCgroup      = "cgroup"
+	TypeCgroupDone  = "cgroup-done"
 	TypeSeccompDone = "seccomp-done"
 	TypeError       = "error"
 )

@@ -70,8 +70,9 @@ func TestReaperChild(t *testing.T) {
 		t.Errorf("sleep past its limit: status %v err %v", res.Exit.Status, err)
 	}
 
-	// Unclaimed exits are handed out by takeOrphans.
-	res, err = r.run([]string{"/bin/sh", "-c", "/bin/true & echo $! > " + pidFile}, time.Minute)
+	// Unclaimed exits are handed out by takeOrphans. The orphan outlives sh (a child that exits
+	// first may be reaped by sh itself and never reach us).
+	res, err = r.run([]string{"/bin/sh", "-c", "/bin/sleep 0.05 & echo $! > " + pidFile}, time.Minute)
 	if err != nil || !res.ok() {
 		t.Fatalf("sh: %v %v", res.Exit.Status, err)
 	}
