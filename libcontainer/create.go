@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -245,7 +246,25 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(p.pidfdChild), "pidfd"))
 	}
 	ph.mark("seal")
-	if err := cmd.Start(); err != nil {
+	// exec on cgroup v2: clone3(CLONE_INTO_CGROUP) puts the process in its cgroup as it is born, with
+	// no migration afterwards.
+	cloned := false
+	if dir := p.cloneIntoDir(); dir != "" {
+		if fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			defer unix.Close(fd)
+			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
+			cloned = true
+		}
+	}
+	err = cmd.Start()
+	if err != nil && cloned {
+		// A kernel or seccomp policy without clone3: start it plainly, and move it below.
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
+			Stderr: cmd.Stderr, Env: cmd.Env, Dir: cmd.Dir, ExtraFiles: cmd.ExtraFiles}
+		cloned = false
+		err = cmd.Start()
+	}
+	if err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
 	ph.mark("start")
@@ -262,7 +281,7 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	}
 	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless
 	// create moves the init itself later, see lateCgroup).
-	if !p.lateCgroup {
+	if !p.lateCgroup && !cloned {
 		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 			return err
 		}
@@ -274,6 +293,25 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	err = p.waitInitPid()
 	ph.mark("nsenter")
 	return err
+}
+
+// cloneIntoDir is the cgroup v2 directory an exec'd process is cloned into ("" when not applicable:
+// create, which moves its init while it sets up, and cgroup v1, which has no CLONE_INTO_CGROUP).
+func (p *parent) cloneIntoDir() string {
+	if p.o != nil {
+		return ""
+	}
+	if sub, ok := p.cg.(*subCgroups); ok {
+		if len(sub.dirs) == 1 && len(sub.Paths()) == 1 && sub.Paths()[""] != "" {
+			return sub.dirs[0]
+		}
+		return ""
+	}
+	paths := p.cg.Paths()
+	if len(paths) == 1 {
+		return paths[""]
+	}
+	return ""
 }
 
 // process is the process being started: the container's, or the exec'd one.
