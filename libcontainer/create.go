@@ -109,7 +109,7 @@ type parent struct {
 	pidfdFlags  uint32 // exec: the namespaces to join through it
 	execProc    *specs.Process
 	seccomp     *seccomp.Program // compiled in the parent; init only loads it
-	lateCgroup  bool             // create: init is moved into the cgroup while it sets up
+	lateCgroup  bool             // the process is moved into the cgroup while it sets up
 	attached    chan error       // the result of that move (nil once collected)
 }
 
@@ -168,14 +168,7 @@ func (p *parent) run() error {
 		return err
 	}
 	if p.lateCgroup {
-		p.attached = make(chan error, 1)
-		go func(pid int) {
-			err := cg.Apply(pid)
-			if err == nil && res != nil {
-				err = cg.Set(res)
-			}
-			p.attached <- err
-		}(p.initPid)
+		p.attachLate(res)
 	} else if res != nil {
 		// The limits apply once init is in place, as runc does.
 		if err := cg.Set(res); err != nil {
@@ -493,6 +486,19 @@ func (p *parent) configure() error {
 			return fmt.Errorf("sync: unexpected %q from init", m.Type)
 		}
 	}
+}
+
+// attachLate moves the container process into its cgroup (and applies res) in the background, while
+// the process sets itself up; waitAttached collects the result.
+func (p *parent) attachLate(res *specs.LinuxResources) {
+	p.attached = make(chan error, 1)
+	go func(cg cgroups.Manager, pid int) {
+		err := cg.Apply(pid)
+		if err == nil && res != nil {
+			err = cg.Set(res)
+		}
+		p.attached <- err
+	}(p.cg, p.initPid)
 }
 
 // waitAttached collects the result of the move of init into the cgroup (lateCgroup).

@@ -85,11 +85,17 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if o.Process.OOMScoreAdj != nil {
 		b.OOMScoreAdj(*o.Process.OOMScoreAdj)
 	}
+	// Where the process cannot be cloned into its cgroup (cgroup v1), it is moved there while its Go
+	// side starts; it waits for the move before anything that depends on it.
+	p.lateCgroup = p.cloneIntoDir() == ""
 	if err := p.spawn(b.Bytes(), nil); err != nil {
 		return 0, err
 	}
+	if p.lateCgroup {
+		p.attachLate(nil)
+	}
 	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, HostPid: p.initPid,
-		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp}
+		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return 0, err
@@ -103,9 +109,19 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			return 0, p.initFailed(err)
 		}
 		if m.Type == hsync.TypeReady {
+			if err := p.waitAttached(); err != nil {
+				return 0, err
+			}
 			break
 		}
 		switch m.Type {
+		case hsync.TypeCgroup:
+			if err := p.waitAttached(); err != nil {
+				return 0, err
+			}
+			if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeCgroupDone}); err != nil {
+				return 0, p.initFailed(err)
+			}
 		case hsync.TypeSeccomp:
 			if err := p.serveSeccomp(); err != nil {
 				return 0, err
@@ -140,6 +156,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 
 // abortExec kills and reaps what a failed exec started; the container itself is left alone.
 func (p *parent) abortExec() {
+	p.waitAttached()
 	if p.cmd != nil && p.cmd.Process != nil {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()

@@ -353,6 +353,11 @@ func (in *initState) setupNamespaced(spec *specs.Spec) error {
 
 // setupProcess applies the process attributes, switches user and capabilities and checks the cwd.
 func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
+	// exec on cgroup v1: the parent moved us into the container's cgroup while the Go runtime
+	// started; from here on (affinity, user code) we must be in it.
+	if err := in.inCgroup(); err != nil {
+		return err
+	}
 	in.env = withHome(proc.Env, proc.User.UID)
 	for _, kv := range in.env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
