@@ -25,6 +25,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 	"github.com/husk-runtime/husk/libcontainer/system"
+	"github.com/sirupsen/logrus"
 )
 
 // CreateOpts are the inputs of Create: the validated spec and what create's flags say.
@@ -126,7 +127,7 @@ func (p *parent) run() error {
 	if spec.Linux != nil {
 		cgPath = spec.Linux.CgroupsPath
 	}
-	res := cgroupResources(spec)
+	res := cgroupResources(spec, p.o.Rootless)
 	cg, err := cgroups.NewWithAnnotations(cgPath, p.c.ID, p.o.Systemd, p.o.Rootless, spec.Annotations)
 	if err != nil {
 		return err
@@ -171,7 +172,7 @@ func (p *parent) run() error {
 		p.attachLate(res)
 	} else if res != nil {
 		// The limits apply once init is in place, as runc does.
-		if err := cg.Set(res); err != nil {
+		if err := p.setResources(res); err != nil {
 			return err
 		}
 	}
@@ -495,10 +496,21 @@ func (p *parent) attachLate(res *specs.LinuxResources) {
 	go func(cg cgroups.Manager, pid int) {
 		err := cg.Apply(pid)
 		if err == nil && res != nil {
-			err = cg.Set(res)
+			err = p.setResources(res)
 		}
 		p.attached <- err
 	}(p.cg, p.initPid)
+}
+
+// setResources applies the container's resources. Rootless, where the cgroup tree is usually not ours
+// to write, a failure is a warning and the limits are not applied, as runc does.
+func (p *parent) setResources(res *specs.LinuxResources) error {
+	err := p.cg.Set(res)
+	if err != nil && p.o != nil && p.o.Rootless {
+		logrus.Warnf("rootless container: cgroup resources not applied: %v", err)
+		return nil
+	}
+	return err
 }
 
 // waitAttached collects the result of the move of init into the cgroup (lateCgroup).
@@ -627,6 +639,12 @@ func writeIDMaps(pid int, l *specs.Linux) error {
 	}
 	if err := write("uid_map", l.UIDMappings); err != nil {
 		return err
+	}
+	if os.Geteuid() != 0 {
+		// Rootless: an unprivileged gid_map write requires setgroups to be denied first.
+		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
+			return fmt.Errorf("write setgroups: %w", err)
+		}
 	}
 	return write("gid_map", l.GIDMappings)
 }

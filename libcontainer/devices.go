@@ -33,8 +33,10 @@ var defaultAllowedDevices = []specs.LinuxDeviceCgroup{
 }
 
 // cgroupResources is the resources to apply at create: the spec's, with the default device allow-list and
-// an allow rule for each device the spec asks to create appended to the device rules.
-func cgroupResources(spec *specs.Spec) *specs.LinuxResources {
+// an allow rule for each device the spec asks to create appended to the device rules. Rootless, the
+// device cgroup is never ours to program: the spec's rules are kept (and refused with a warning) but
+// no defaults are added.
+func cgroupResources(spec *specs.Spec, rootless bool) *specs.LinuxResources {
 	var res specs.LinuxResources
 	if spec.Linux == nil {
 		return nil
@@ -43,6 +45,10 @@ func cgroupResources(spec *specs.Spec) *specs.LinuxResources {
 		res = *spec.Linux.Resources
 	}
 	rules := append([]specs.LinuxDeviceCgroup(nil), res.Devices...)
+	if rootless {
+		res.Devices = rules
+		return &res
+	}
 	rules = append(rules, defaultAllowedDevices...)
 	for _, d := range spec.Linux.Devices {
 		if d.Type == "p" {
