@@ -141,3 +141,60 @@ func TestV2Systemd(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestV2RootlessDelegated: an unprivileged user whose cgroup v2 subtree is delegated to it (owned by
+// it, controllers enabled) gets its container's cgroup and limits there; delete removes the cgroup.
+func TestV2RootlessDelegated(t *testing.T) {
+	requireV2(t)
+	h := newHarness(t)
+	id := h.newID()
+	deleg := filepath.Join(cgroupRoot, cgroupParent+"-deleg-"+id)
+	if err := os.Mkdir(deleg, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(deleg)
+	// The user's own processes live in a leaf ("no internal processes"); containers are its siblings.
+	self := filepath.Join(deleg, "self")
+	if err := os.Mkdir(self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(self)
+	if err := os.WriteFile(filepath.Join(deleg, "cgroup.subtree_control"), []byte("+memory +pids"), 0); err != nil {
+		t.Fatalf("enable controllers in the delegated subtree: %v", err)
+	}
+	for _, p := range []string{deleg, self, filepath.Join(deleg, "cgroup.procs"), filepath.Join(deleg, "cgroup.subtree_control"), filepath.Join(self, "cgroup.procs")} {
+		if err := os.Chown(p, rootlessUID, rootlessUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, runtimeDir := rootlessBundle(t, h, id, []string{"sh", "-c", "exec sleep 1000"})
+	b.Update(t, func(s *specs.Spec) { s.Linux.CgroupsPath = "/" + filepath.Base(deleg) + "/" + id })
+	if out, err := exec.Command("chown", "47147:47147", b.ConfigPath()).CombinedOutput(); err != nil {
+		t.Fatalf("chown config: %v: %s", err, out)
+	}
+	fd, err := unix.Open(self, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	husk := rootlessHusk(b, runtimeDir, filepath.Join(runtimeDir, "out"), fd)
+	if stderr, err := husk("run", "-d", id); err != nil {
+		t.Fatalf("rootless run -d in a delegated subtree: %v: %s", err, stderr)
+	} else if strings.Contains(stderr, "not applied") {
+		t.Errorf("limits skipped although the subtree is delegated: %s", stderr)
+	}
+	defer husk("delete", "--force", id)
+	dir := filepath.Join(deleg, id)
+	if got := readTrim(t, filepath.Join(dir, "memory.max")); got != "67108864" {
+		t.Errorf("%s/memory.max = %q, want the 64 MiB limit", dir, got)
+	}
+	if procs := readTrim(t, filepath.Join(dir, "cgroup.procs")); procs == "" {
+		t.Errorf("no process in the container's delegated cgroup %s", dir)
+	}
+	if o, err := husk("delete", "--force", id); err != nil {
+		t.Fatalf("rootless delete: %v: %s", err, o)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("delegated container cgroup %s left behind", dir)
+	}
+}

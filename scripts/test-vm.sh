@@ -24,7 +24,7 @@ done
 # against the same bin/husk (the guest is Debian 12 too, with libseccomp2 and busybox-static).
 CGO_ENABLED=1 "$GO" test -c -o "$out/integration.test" ./integration
 [ -x bin/husk ] || { echo "FAIL: bin/husk missing (make build first)"; exit 1; }
-e2e='TestV2|TestLifecycle|TestRunExitCode|TestRunDetached|TestKillSignals|TestDeleteRunning|TestDeleteUnknown|TestStateJSON|TestSeccompDefaultProfile|TestNamespacesNew|TestHooksAllKinds|TestExecJoinsContainer'
+e2e='TestV2|TestRootless|TestLifecycle|TestRunExitCode|TestRunDetached|TestKillSignals|TestDeleteRunning|TestDeleteUnknown|TestStateJSON|TestSeccompDefaultProfile|TestNamespacesNew|TestHooksAllKinds|TestExecJoinsContainer'
 
 # The image build is idempotent and fast once cached.
 "$testvm" build >/dev/null
