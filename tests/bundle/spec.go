@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/husk-runtime/husk/specconv"
 )
 
 // OCIVersion is the ociVersion written into generated specs. It is the
@@ -16,105 +18,34 @@ const OCIVersion = "1.0.2-dev"
 // DefaultHostname is the hostname set by DefaultSpec.
 const DefaultHostname = "husk"
 
-// defaultCaps is the capability set of the reference runtime's example spec.
-var defaultCaps = []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+// MaskedPaths are the paths DefaultSpec masks: those of `husk spec` (runc's example spec).
+var MaskedPaths = specconv.Example().Linux.MaskedPaths
 
-// MaskedPaths are the paths DefaultSpec masks, as in the reference example spec.
-var MaskedPaths = []string{
-	"/proc/acpi",
-	"/proc/asound",
-	"/proc/kcore",
-	"/proc/keys",
-	"/proc/latency_stats",
-	"/proc/timer_list",
-	"/proc/timer_stats",
-	"/proc/sched_debug",
-	"/sys/firmware",
-	"/proc/scsi",
-}
+// ReadonlyPaths are the paths DefaultSpec makes read-only: those of `husk spec`.
+var ReadonlyPaths = specconv.Example().Linux.ReadonlyPaths
 
-// ReadonlyPaths are the paths DefaultSpec makes read-only, as in the
-// reference example spec.
-var ReadonlyPaths = []string{
-	"/proc/bus",
-	"/proc/fs",
-	"/proc/irq",
-	"/proc/sys",
-	"/proc/sysrq-trigger",
-}
-
-// DefaultSpec returns a spec shaped like `runc spec`'s example: new pid, ipc,
-// uts, mount and network namespaces; proc, /dev tmpfs, devpts, shm, mqueue and
-// a read-only sysfs; the example's masked and read-only paths and capability
-// set; no terminal. The rootfs is "rootfs" (relative to the bundle) and is
-// read-only. args becomes process.args; with no args the process is "sh".
+// DefaultSpec returns `husk spec`'s example (runc's): new pid, ipc, uts, mount and network namespaces;
+// proc, /dev tmpfs, devpts, shm, mqueue and a read-only sysfs; the example's masked and read-only
+// paths, capabilities and rlimits; with these changes for tests: ociVersion "1.0.2-dev" (what the
+// clients send), no terminal, hostname DefaultHostname, args as process.args ("sh" when none), and no
+// /sys/fs/cgroup mount (tests that want one add it).
 func DefaultSpec(args ...string) *specs.Spec {
 	if len(args) == 0 {
 		args = []string{"sh"}
 	}
-	caps := func() []string { return append([]string(nil), defaultCaps...) }
-	return &specs.Spec{
-		Version: OCIVersion,
-		Process: &specs.Process{
-			Terminal: false,
-			User:     specs.User{UID: 0, GID: 0},
-			Args:     append([]string(nil), args...),
-			Env: []string{
-				"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-				"TERM=xterm",
-			},
-			Cwd: "/",
-			Capabilities: &specs.LinuxCapabilities{
-				Bounding:  caps(),
-				Effective: caps(),
-				Permitted: caps(),
-				Ambient:   caps(),
-			},
-			Rlimits: []specs.POSIXRlimit{
-				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
-			},
-			NoNewPrivileges: true,
-		},
-		Root:     &specs.Root{Path: "rootfs", Readonly: true},
-		Hostname: DefaultHostname,
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{
-				Destination: "/dev", Type: "tmpfs", Source: "tmpfs",
-				Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"},
-			},
-			{
-				Destination: "/dev/pts", Type: "devpts", Source: "devpts",
-				Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"},
-			},
-			{
-				Destination: "/dev/shm", Type: "tmpfs", Source: "shm",
-				Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"},
-			},
-			{
-				Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue",
-				Options: []string{"nosuid", "noexec", "nodev"},
-			},
-			{
-				Destination: "/sys", Type: "sysfs", Source: "sysfs",
-				Options: []string{"nosuid", "noexec", "nodev", "ro"},
-			},
-		},
-		Linux: &specs.Linux{
-			Resources: &specs.LinuxResources{
-				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
-			},
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace},
-				{Type: specs.NetworkNamespace},
-				{Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace},
-				{Type: specs.MountNamespace},
-			},
-			MaskedPaths:   append([]string(nil), MaskedPaths...),
-			ReadonlyPaths: append([]string(nil), ReadonlyPaths...),
-		},
+	s := specconv.Example()
+	s.Version = OCIVersion
+	s.Hostname = DefaultHostname
+	s.Process.Terminal = false
+	s.Process.Args = append([]string(nil), args...)
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		if m.Type != "cgroup" {
+			mounts = append(mounts, m)
+		}
 	}
+	s.Mounts = mounts
+	return s
 }
 
 // WriteConfig writes s as dir/config.json (indented, mode 0644), replacing
