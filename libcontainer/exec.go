@@ -85,6 +85,8 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if o.Process.OOMScoreAdj != nil {
 		b.OOMScoreAdj(*o.Process.OOMScoreAdj)
 	}
+	ph := newPhases("exec")
+	defer ph.done()
 	// Where the process cannot be cloned into its cgroup (cgroup v1), it is moved there while its Go
 	// side starts; it waits for the move before anything that depends on it.
 	p.lateCgroup = p.cloneIntoDir() == ""
@@ -94,6 +96,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if p.lateCgroup {
 		p.attachLate(nil)
 	}
+	ph.mark("spawn")
 	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, HostPid: p.initPid,
 		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
 	raw, err := json.Marshal(cfg)
@@ -132,6 +135,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			return 0, fmt.Errorf("sync: unexpected %q from exec process", m.Type)
 		}
 	}
+	ph.mark("init-setup")
 	// The socket is close-on-exec in the process: EOF now means its execve succeeded.
 	if m, err := p.sock.Recv(); err == nil {
 		if m.Type == hsync.TypeError {
@@ -141,6 +145,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	} else if !errors.Is(err, hsync.ErrClosed) {
 		return 0, err
 	}
+	ph.mark("execve")
 	if o.PidfdSocket != "" {
 		if err := sendPidfd(o.PidfdSocket, p.initPid); err != nil {
 			return 0, err
