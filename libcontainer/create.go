@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/libcontainer/capabilities"
 	"github.com/husk-runtime/husk/libcontainer/cgroups"
 	"github.com/husk-runtime/husk/libcontainer/console"
 	"github.com/husk-runtime/husk/libcontainer/exeseal"
@@ -66,6 +67,15 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	}
 	if err := validateLSM(o.Spec.Process); err != nil {
 		return nil, err
+	}
+	if o.Spec.Process != nil {
+		// `runc spec` lists ambient capabilities without inheritable ones; the kernel cannot raise those,
+		// and, as runc, husk leaves them out (debug: so that the common default config stays quiet).
+		if caps, err := capabilities.FromSpec(o.Spec.Process.Capabilities); err == nil {
+			if d := caps.AmbientDropped(); len(d) > 0 {
+				logrus.Debugf("ambient capabilities %v are not both permitted and inheritable: not raised", d)
+			}
+		}
 	}
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create root %s: %w", o.Root, err)

@@ -63,9 +63,6 @@ type Container struct {
 	dir string
 }
 
-// Dir is the container's state directory.
-func (c *Container) Dir() string { return c.dir }
-
 // Load reads a container's state from root.
 func Load(root, id string) (*Container, error) {
 	if err := specconv.ValidateID(id); err != nil {

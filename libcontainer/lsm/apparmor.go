@@ -4,7 +4,8 @@
 //
 // The parent calls ValidateAppArmor and ValidateSELinux before it creates
 // anything; the container init calls SetKeyringLabel before it creates the
-// session keyring, FormatMountLabel while it mounts the rootfs, and
+// session keyring, SetFileLabel for an mqueue mount (the rootfs package passes
+// the mount label to tmpfs and devpts as their context option), and
 // ApplyAppArmor and SetExecLabel right before execve, after the user and
 // capabilities are set. Both exec attributes belong to the calling thread,
 // so the init must be locked to its OS thread from then until execve.

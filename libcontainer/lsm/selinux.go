@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/opencontainers/selinux/go-selinux"
-	"github.com/opencontainers/selinux/go-selinux/label"
 )
 
 // ErrSELinuxNotEnabled is returned (wrapped) by ValidateSELinux when a
@@ -64,24 +63,6 @@ func SetKeyringLabel(label string) error {
 		return fmt.Errorf("set selinux keyring label %q: %w", label, err)
 	}
 	return nil
-}
-
-// FormatMountLabel returns the filesystem data of a mount with the SELinux
-// context option added (`context="<mountLabel>"`, after a comma when data is
-// not empty), so that everything on the new mount carries linux.mountLabel.
-// data is returned unchanged when SELinux is disabled or mountLabel is
-// empty. Use it for filesystems that accept the option (tmpfs, devpts, …),
-// not for proc, sysfs, cgroup, mqueue or bind mounts; label mqueue with
-// SetFileLabel instead.
-func FormatMountLabel(data, mountLabel string) string {
-	return formatMountLabel(data, mountLabel, SELinuxEnabled())
-}
-
-func formatMountLabel(data, mountLabel string, enabled bool) string {
-	if !enabled || mountLabel == "" {
-		return data
-	}
-	return label.FormatMountLabel(data, mountLabel)
 }
 
 // SetFileLabel sets the SELinux label of path (the security.selinux

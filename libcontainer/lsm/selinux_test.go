@@ -9,24 +9,6 @@ import (
 
 const testLabel = "system_u:object_r:container_file_t:s0:c1,c2"
 
-func TestFormatMountLabel(t *testing.T) {
-	for _, tc := range []struct {
-		data, label string
-		enabled     bool
-		want        string
-	}{
-		{"mode=755,size=65536k", testLabel, true, `mode=755,size=65536k,context="` + testLabel + `"`},
-		{"", testLabel, true, `context="` + testLabel + `"`},
-		{"mode=755", "", true, "mode=755"},
-		{"mode=755", testLabel, false, "mode=755"},
-		{"", testLabel, false, ""},
-	} {
-		if got := formatMountLabel(tc.data, tc.label, tc.enabled); got != tc.want {
-			t.Errorf("formatMountLabel(%q, %q, %v) = %q, want %q", tc.data, tc.label, tc.enabled, got, tc.want)
-		}
-	}
-}
-
 func TestValidateSELinux(t *testing.T) {
 	for _, enabled := range []bool{false, true} {
 		if err := validateSELinux("", enabled); err != nil {
@@ -69,9 +51,6 @@ func TestSELinuxDisabledHost(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("setter on a disabled host: %v", err)
-	}
-	if got := FormatMountLabel("mode=755", testLabel); got != "mode=755" {
-		t.Errorf("FormatMountLabel = %q, want the data unchanged", got)
 	}
 	if err := ValidateSELinux(testLabel); !errors.Is(err, ErrSELinuxNotEnabled) {
 		t.Errorf("ValidateSELinux: want ErrSELinuxNotEnabled, got %v", err)

@@ -177,14 +177,6 @@ func childSched(report func(k, v string)) error {
 		return err
 	}
 	report("nnp", fmt.Sprint(nnp))
-	if err := SetOOMScoreAdj(500); err != nil {
-		return err
-	}
-	oom, err := os.ReadFile("/proc/self/oom_score_adj")
-	if err != nil {
-		return err
-	}
-	report("oom", strings.TrimSpace(string(oom)))
 	if err := SetUmask(nil); err != nil {
 		return err
 	}
@@ -298,7 +290,6 @@ func TestSchedulingAndMisc(t *testing.T) {
 		"cpus":        "1/true",
 		"personality": "0x8",
 		"nnp":         "1",
-		"oom":         "500",
 		"umask":       "022",
 		"umask2":      "077",
 	})

@@ -51,22 +51,6 @@ func SetNoNewPrivileges() error {
 	return nil
 }
 
-// SetOOMScoreAdj writes score (-1000 to 1000) to /proc/self/oom_score_adj.
-func SetOOMScoreAdj(score int) error {
-	if score < -1000 || score > 1000 {
-		return fmt.Errorf("invalid oom_score_adj %d: want -1000 to 1000", score)
-	}
-	f, err := os.OpenFile("/proc/self/oom_score_adj", os.O_WRONLY|unix.O_NOFOLLOW, 0)
-	if err != nil {
-		return fmt.Errorf("set oom_score_adj: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(strconv.Itoa(score)); err != nil {
-		return fmt.Errorf("set oom_score_adj %d: %w", score, err)
-	}
-	return nil
-}
-
 // SetHostname sets the hostname of the UTS namespace.
 func SetHostname(name string) error {
 	if err := unix.Sethostname([]byte(name)); err != nil {
