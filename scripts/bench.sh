@@ -51,8 +51,17 @@ if [[ "${HUSK_BENCH_INNER:-}" != 1 ]]; then
 	HUSK_BENCH_INNER=1 HUSK="$HUSK" unshare -m --propagation private "$0" "$@" || rc=$?
 	# The parent cgroup of the typical containers, on the host's side
 	# (including the unified hierarchy that was hidden inside): rmdir only
-	# removes it when empty.
-	rmdir /sys/fs/cgroup/*/husk-bench 2>/dev/null || true
+	# removes it when empty. A runtime's just-deleted child cgroup can take a moment to go away, so
+	# retry for up to two seconds, then say what is left.
+	for _ in $(seq 20); do
+		rmdir /sys/fs/cgroup/*/husk-bench 2>/dev/null || true
+		compgen -G '/sys/fs/cgroup/*/husk-bench' >/dev/null || break
+		sleep 0.1
+	done
+	if compgen -G '/sys/fs/cgroup/*/husk-bench' >/dev/null; then
+		echo "bench: left behind: $(echo /sys/fs/cgroup/*/husk-bench)" >&2
+		rc=1
+	fi
 	exit "$rc"
 fi
 
