@@ -5,28 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer/capabilities"
 	"github.com/husk-runtime/husk/libcontainer/cgroups"
-	"github.com/husk-runtime/husk/libcontainer/console"
-	"github.com/husk-runtime/husk/libcontainer/exeseal"
 	"github.com/husk-runtime/husk/libcontainer/hooks"
 	"github.com/husk-runtime/husk/libcontainer/initproc"
 	"github.com/husk-runtime/husk/libcontainer/lsm"
-	"github.com/husk-runtime/husk/libcontainer/procattr"
-	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
 	"github.com/husk-runtime/husk/libcontainer/system"
-	"github.com/sirupsen/logrus"
 )
 
 // CreateOpts are the inputs of Create: the validated spec and what create's flags say.
@@ -103,27 +96,6 @@ func Create(o *CreateOpts) (c *Container, err error) {
 	return c, nil
 }
 
-// parent is the create side of one container start.
-type parent struct {
-	c       *Container
-	o       *CreateOpts // create only
-	cg      cgroups.Manager
-	cmd     *exec.Cmd
-	sock    *hsync.Conn
-	initPid int
-	files   []*os.File // closed when create ends
-
-	preserveFDs int
-	consolePath string
-	console     *os.File
-	pidfdChild  int    // exec: the container init's pidfd, passed to nsenter (-1: none)
-	pidfdFlags  uint32 // exec: the namespaces to join through it
-	execProc    *specs.Process
-	seccomp     *seccomp.Program // compiled in the parent; init only loads it
-	lateCgroup  bool             // the process is moved into the cgroup while it sets up
-	attached    chan error       // the result of that move (nil once collected)
-}
-
 func (p *parent) run() error {
 	defer func() {
 		for _, f := range p.files {
@@ -192,140 +164,6 @@ func (p *parent) run() error {
 	return err
 }
 
-// extraFile is an fd handed to init, named by an environment variable.
-type extraFile struct {
-	env string
-	f   *os.File
-}
-
-// spawn starts `husk init` from the sealed binary, puts it in the cgroup, sends the bootstrap and serves
-// nsenter until it reports the container process's pid.
-func (p *parent) spawn(boot []byte, extra []extraFile) error {
-	ph := newPhases("spawn")
-	defer ph.done()
-	exe, err := exeseal.Open()
-	if err != nil {
-		return fmt.Errorf("seal husk binary: %w", err)
-	}
-	p.files = append(p.files, exe)
-	sock, child, err := hsync.NewPair()
-	if err != nil {
-		return err
-	}
-	p.sock = sock
-	p.files = append(p.files, sock.File())
-	defer child.Close()
-	cmd := &exec.Cmd{
-		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:   []string{"husk", "init"},
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Env:    []string{"GOMAXPROCS=1"},
-	}
-	if p.o != nil {
-		cmd.Dir = p.c.Bundle // relative bind-mount sources are relative to the bundle, as with runc
-	}
-	for i := 0; i < p.preserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
-	}
-	add := func(env string, f *os.File) {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
-	}
-	add("_HUSK_INITPIPE", child)
-	for _, e := range extra {
-		add(e.env, e.f)
-	}
-	con, err := p.consoleSocket()
-	if err != nil {
-		return err
-	}
-	if con != nil {
-		add("_HUSK_CONSOLE", con)
-	}
-	if p.pidfdChild >= 0 {
-		// exec: the pidfd of the container's init travels as the next fd; nsenter joins through it.
-		boot = append(boot, pidfdRecord(2+len(cmd.ExtraFiles)+1, p.pidfdFlags)...)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(p.pidfdChild), "pidfd"))
-	}
-	ph.mark("seal")
-	// exec on cgroup v2: clone3(CLONE_INTO_CGROUP) puts the process in its cgroup as it is born, with
-	// no migration afterwards.
-	cloned := false
-	if dir := p.cloneIntoDir(); dir != "" {
-		if fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-			defer unix.Close(fd)
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
-			cloned = true
-		}
-	}
-	err = cmd.Start()
-	if err != nil && cloned {
-		// A kernel or seccomp policy without clone3: start it plainly, and move it below.
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
-			Stderr: cmd.Stderr, Env: cmd.Env, Dir: cmd.Dir, ExtraFiles: cmd.ExtraFiles}
-		cloned = false
-		err = cmd.Start()
-	}
-	if err != nil {
-		return fmt.Errorf("start container init: %w", err)
-	}
-	ph.mark("start")
-	p.cmd = cmd
-	// execCPUAffinity.initial holds until the process is in the container's cgroup; init applies final.
-	if a := p.process().ExecCPUAffinity; a != nil && a.Initial != "" {
-		set, err := procattr.ParseCPUList(a.Initial)
-		if err != nil {
-			return err
-		}
-		if err := unix.SchedSetaffinity(cmd.Process.Pid, set); err != nil {
-			return fmt.Errorf("set initial cpu affinity: %w", err)
-		}
-	}
-	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless
-	// create moves the init itself later, see lateCgroup).
-	if !p.lateCgroup && !cloned {
-		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
-			return err
-		}
-	}
-	ph.mark("cgroup-apply")
-	if err := sock.SendRaw(boot); err != nil {
-		return p.initFailed(err)
-	}
-	err = p.waitInitPid()
-	ph.mark("nsenter")
-	return err
-}
-
-// cloneIntoDir is the cgroup v2 directory an exec'd process is cloned into ("" when not applicable:
-// create, which moves its init while it sets up, and cgroup v1, which has no CLONE_INTO_CGROUP).
-func (p *parent) cloneIntoDir() string {
-	if p.o != nil {
-		return ""
-	}
-	if sub, ok := p.cg.(*subCgroups); ok {
-		if len(sub.dirs) == 1 && len(sub.Paths()) == 1 && sub.Paths()[""] != "" {
-			return sub.dirs[0]
-		}
-		return ""
-	}
-	paths := p.cg.Paths()
-	if len(paths) == 1 {
-		return paths[""]
-	}
-	return ""
-}
-
-// process is the process being started: the container's, or the exec'd one.
-func (p *parent) process() *specs.Process {
-	if p.execProc != nil {
-		return p.execProc
-	}
-	return p.c.Config.Process
-}
-
 // makeFifo creates the exec FIFO and returns an O_PATH handle for init.
 func (p *parent) makeFifo() (*os.File, error) {
 	path := filepath.Join(p.c.dir, fifoName)
@@ -341,22 +179,6 @@ func (p *parent) makeFifo() (*os.File, error) {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "exec.fifo")
-	p.files = append(p.files, f)
-	return f, nil
-}
-
-// consoleSocket connects to --console-socket (or uses run's own socket) for init to send the pty master on.
-func (p *parent) consoleSocket() (*os.File, error) {
-	if p.console != nil {
-		return p.console, nil
-	}
-	if p.consolePath == "" {
-		return nil, nil
-	}
-	f, err := dialUnix(p.consolePath)
-	if err != nil {
-		return nil, err
-	}
 	p.files = append(p.files, f)
 	return f, nil
 }
@@ -398,36 +220,6 @@ func bootstrap(spec *specs.Spec) ([]byte, error) {
 		b.OOMScoreAdj(*spec.Process.OOMScoreAdj)
 	}
 	return b.Bytes(), nil
-}
-
-// waitInitPid serves nsenter's requests until it reports the init's pid, then reaps stage 0.
-func (p *parent) waitInitPid() error {
-	for {
-		m, err := p.sock.Recv()
-		if err != nil {
-			return p.initFailed(err)
-		}
-		switch m.Type {
-		case hsync.TypeUsermap:
-			if err := writeIDMaps(m.Pid, p.c.Config.Linux); err != nil {
-				return err
-			}
-			if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeUsermapDone}); err != nil {
-				return p.initFailed(err)
-			}
-		case hsync.TypePid:
-			p.initPid = m.Pid
-			if err := p.cmd.Wait(); err != nil {
-				return fmt.Errorf("container init stage 0: %w", err)
-			}
-			p.cmd = nil
-			return nil
-		case hsync.TypeError:
-			return errors.New(m.Msg)
-		default:
-			return fmt.Errorf("sync: unexpected %q from nsenter", m.Type)
-		}
-	}
 }
 
 // configure sends init its configuration and serves it until it is ready.
@@ -499,73 +291,6 @@ func (p *parent) configure() error {
 	}
 }
 
-// attachLate moves the container process into its cgroup (and applies res) in the background, while
-// the process sets itself up; waitAttached collects the result.
-func (p *parent) attachLate(res *specs.LinuxResources) {
-	p.attached = make(chan error, 1)
-	go func(cg cgroups.Manager, pid int) {
-		err := cg.Apply(pid)
-		if err == nil && res != nil {
-			err = p.setResources(res)
-		}
-		p.attached <- err
-	}(p.cg, p.initPid)
-}
-
-// setResources applies the container's resources. Rootless, where the cgroup tree is usually not ours
-// to write, a failure is a warning and the limits are not applied, as runc does.
-func (p *parent) setResources(res *specs.LinuxResources) error {
-	err := p.cg.Set(res)
-	if err != nil && p.o != nil && p.o.Rootless {
-		logrus.Warnf("rootless container: cgroup resources not applied: %v", err)
-		return nil
-	}
-	return err
-}
-
-// waitAttached collects the result of the move of init into the cgroup (lateCgroup).
-func (p *parent) waitAttached() error {
-	if p.attached == nil {
-		return nil
-	}
-	err := <-p.attached
-	p.attached = nil
-	return err
-}
-
-// initFailed turns a broken sync connection into the most useful error available.
-func (p *parent) initFailed(err error) error {
-	if errors.Is(err, hsync.ErrClosed) {
-		if p.initPid > 0 {
-			var ws unix.WaitStatus
-			if _, werr := unix.Wait4(p.initPid, &ws, 0, nil); werr == nil {
-				p.initPid = -p.initPid // reaped
-				hint := ""
-				if ws.Signaled() && ws.Signal() == unix.SIGKILL && p.memoryLimited() {
-					hint = "; the container's memory limit may be too low for its start-up"
-				}
-				return fmt.Errorf("container init exited unexpectedly (%s%s)", waitText(ws), hint)
-			}
-		}
-		return errors.New("container init exited unexpectedly")
-	}
-	return err
-}
-
-// memoryLimited tells whether the spec sets a memory limit (an init killed during start-up then most
-// likely hit it).
-func (p *parent) memoryLimited() bool {
-	l := p.c.Config.Linux
-	return l != nil && l.Resources != nil && l.Resources.Memory != nil && l.Resources.Memory.Limit != nil && *l.Resources.Memory.Limit > 0
-}
-
-func waitText(ws unix.WaitStatus) string {
-	if ws.Signaled() {
-		return "killed by signal " + ws.Signal().String()
-	}
-	return "exit status " + strconv.Itoa(ws.ExitStatus())
-}
-
 // finish writes the pid file and hands the pidfd out; the container is created.
 func (p *parent) finish() error {
 	if p.o.PidfdSocket != "" {
@@ -622,72 +347,4 @@ func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
-}
-
-// pidfdRecord is the bootstrap record that makes nsenter join the namespaces of a pidfd.
-func pidfdRecord(fd int, flags uint32) []byte {
-	var b hsync.Bootstrap
-	b.JoinPidfd(fd, flags)
-	return b.Bytes()
-}
-
-// writeIDMaps writes a freshly created user namespace's maps (we are root in the parent namespace).
-func writeIDMaps(pid int, l *specs.Linux) error {
-	if l == nil {
-		return errors.New("user namespace without id mappings")
-	}
-	write := func(file string, maps []specs.LinuxIDMapping) error {
-		var sb strings.Builder
-		for _, m := range maps {
-			fmt.Fprintf(&sb, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
-		}
-		path := fmt.Sprintf("/proc/%d/%s", pid, file)
-		if err := os.WriteFile(path, []byte(sb.String()), 0); err != nil {
-			return fmt.Errorf("write %s: %w", file, err)
-		}
-		return nil
-	}
-	if err := write("uid_map", l.UIDMappings); err != nil {
-		return err
-	}
-	if os.Geteuid() != 0 {
-		// Rootless: an unprivileged gid_map write requires setgroups to be denied first.
-		if err := os.WriteFile(fmt.Sprintf("/proc/%d/setgroups", pid), []byte("deny"), 0); err != nil {
-			return fmt.Errorf("write setgroups: %w", err)
-		}
-	}
-	return write("gid_map", l.GIDMappings)
-}
-
-// writePidFile writes the pid atomically, as runc does (a temp file renamed into place).
-func writePidFile(path string, pid int) error {
-	path, err := filepath.Abs(path)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o666); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	return nil
-}
-
-// sendPidfd sends a pidfd of the init process over the unix socket at path.
-func sendPidfd(path string, pid int) error {
-	fd, err := system.PidfdOpen(pid)
-	if err != nil {
-		return fmt.Errorf("pidfd_open: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	sock, err := dialUnix(path)
-	if err != nil {
-		return fmt.Errorf("pidfd socket: %w", err)
-	}
-	defer sock.Close()
-	return console.SendFd(sock, f, "pidfd")
 }
