@@ -18,6 +18,9 @@ VERSION     := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 GIT_COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 GIT_DIRTY   := $(shell git rev-parse -q --verify HEAD >/dev/null 2>&1 && test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty)
 LDFLAGS     := -X main.version=$(VERSION) -X main.gitCommit=$(GIT_COMMIT)$(GIT_DIRTY)
+# urfave_cli_no_docs leaves urfave/cli's markdown/man generator (and blackfriday's package init, paid
+# by every husk process, the container's init included) out of the binary.
+BUILDTAGS   := urfave_cli_no_docs
 
 # Unit tests: every package except the integration suite, which needs bin/husk.
 UNIT_PKGS    = $(shell $(GO) list ./... | grep -v '/integration')
@@ -32,7 +35,7 @@ all: build
 
 build:
 	@mkdir -p $(BINDIR)
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(HUSK) ./cmd/husk
+	CGO_ENABLED=1 $(GO) build -trimpath -tags "$(BUILDTAGS)" -ldflags "$(LDFLAGS)" -o $(HUSK) ./cmd/husk
 
 deps:
 	@./scripts/deps.sh

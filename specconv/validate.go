@@ -8,15 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 )
-
-// idPattern is the container id syntax runc accepts.
-var idPattern = regexp.MustCompile(`^[\w+\-\.]+$`)
 
 // ValidateID checks a container id: letters, digits, '_', '+', '-' and '.',
 // and neither "." nor "..".
@@ -24,8 +20,15 @@ func ValidateID(id string) error {
 	if id == "" {
 		return errors.New("container id cannot be empty")
 	}
-	if !idPattern.MatchString(id) || id == "." || id == ".." {
+	if id == "." || id == ".." {
 		return fmt.Errorf("invalid container ID format: %s", id)
+	}
+	// runc's syntax, ^[\w+\-\.]+$ (ASCII \w), checked without a regexp: every husk command does it.
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '+' || c == '-' || c == '.') {
+			return fmt.Errorf("invalid container ID format: %s", id)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -14,12 +15,15 @@ var MaxVersion = specs.Version
 
 // semverPattern matches a SemVer 2.0.0 version: MAJOR.MINOR.PATCH with an
 // optional pre-release and build metadata.
-var semverPattern = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
-	`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
-	`(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$`)
+// Compiled on first use: only config validation needs them, not every husk process.
+var semverPattern = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)` +
+		`(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?` +
+		`(?:\+[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*)?$`)
+})
 
 // rcPattern matches the 1.0.0 release candidates ("rc5", "rc.5").
-var rcPattern = regexp.MustCompile(`^rc\.?(\d+)$`)
+var rcPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^rc\.?(\d+)$`) })
 
 // oldestRC is the first 1.0.0 release candidate whose config format this
 // runtime reads (runc draws the same line).
@@ -31,7 +35,7 @@ func validateVersion(v string) error {
 	if v == "" {
 		return fmt.Errorf("ociVersion must be specified")
 	}
-	m := semverPattern.FindStringSubmatch(v)
+	m := semverPattern().FindStringSubmatch(v)
 	if m == nil {
 		return fmt.Errorf("unsupported spec version %q: not a semantic version", v)
 	}
@@ -46,7 +50,7 @@ func validateVersion(v string) error {
 		return fmt.Errorf("unsupported spec version %q", v)
 	}
 	if minor == 0 && patch == 0 && pre != "" {
-		rc := rcPattern.FindStringSubmatch(pre)
+		rc := rcPattern().FindStringSubmatch(pre)
 		if rc == nil {
 			return fmt.Errorf("unsupported spec version %q", v)
 		}
