@@ -151,7 +151,16 @@ func (p *parent) run() error {
 		return err
 	}
 	if p.lateCgroup {
-		p.attachLate(res)
+		// The memory limit waits until init has set itself up: what init allocates after the move is
+		// charged to the container, and a small limit applied earlier would kill init during set-up.
+		// It is applied before create returns, so before any code of the container runs.
+		early := res
+		if res != nil && res.Memory != nil {
+			cp := *res
+			cp.Memory = nil
+			early, p.lateMemory = &cp, &specs.LinuxResources{Memory: res.Memory}
+		}
+		p.attachLate(early)
 	} else if res != nil {
 		// The limits apply once init is in place, as runc does.
 		if err := p.setResources(res); err != nil {
@@ -281,6 +290,11 @@ func (p *parent) configure() error {
 		case hsync.TypeReady:
 			if err := p.waitAttached(); err != nil {
 				return err
+			}
+			if p.lateMemory != nil {
+				if err := p.setResources(p.lateMemory); err != nil {
+					return err
+				}
 			}
 			return p.finish()
 		case hsync.TypeError:

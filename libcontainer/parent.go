@@ -44,9 +44,10 @@ type parent struct {
 	pidfdChild  int    // exec: the container init's pidfd, passed to nsenter (-1: none)
 	pidfdFlags  uint32 // exec: the namespaces to join through it
 	execProc    *specs.Process
-	seccomp     *seccomp.Program // compiled in the parent; init only loads it
-	lateCgroup  bool             // the process is moved into the cgroup while it sets up
-	attached    chan error       // the result of that move (nil once collected)
+	seccomp     *seccomp.Program      // compiled in the parent; init only loads it
+	lateCgroup  bool                  // the process is moved into the cgroup while it sets up
+	lateMemory  *specs.LinuxResources // create: the memory limit, applied once init is ready
+	attached    chan error            // the result of that move (nil once collected)
 }
 
 // extraFile is an fd handed to init, named by an environment variable.
