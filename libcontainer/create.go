@@ -114,7 +114,7 @@ func (p *parent) run() error {
 	if err != nil {
 		return err
 	}
-	p.cg = cg
+	p.cg, p.c.cg = cg, cg
 	p.c.CgroupPaths = cg.Paths()
 	// First save: from here on `delete --force` can clean up after a create that is killed.
 	if err := p.c.save(); err != nil {

@@ -17,12 +17,21 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/system"
 )
 
-// cgroup loads the container's cgroup manager from its saved paths.
+// cgroup returns the container's cgroup manager, loaded once from its saved paths (loading reads the
+// host's mount table; status, kill and delete each need it).
 func (c *Container) cgroup() (cgroups.Manager, error) {
+	if c.cg != nil {
+		return c.cg, nil
+	}
 	if len(c.CgroupPaths) == 0 {
 		return nil, errors.New("container has no cgroup")
 	}
-	return cgroups.Load(c.CgroupPaths, c.Systemd, c.Rootless)
+	cg, err := cgroups.Load(c.CgroupPaths, c.Systemd, c.Rootless)
+	if err != nil {
+		return nil, err
+	}
+	c.cg = cg
+	return cg, nil
 }
 
 func (c *Container) frozen() bool {

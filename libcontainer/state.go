@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/husk-runtime/husk/libcontainer/cgroups"
 	"github.com/husk-runtime/husk/libcontainer/system"
 	"github.com/husk-runtime/husk/specconv"
 )
@@ -61,6 +62,7 @@ type State struct {
 type Container struct {
 	State
 	dir string
+	cg  cgroups.Manager // loaded on first use, see cgroup()
 }
 
 // Load reads a container's state from root.
@@ -108,12 +110,8 @@ func (c *Container) initAlive() bool {
 	if c.InitPid <= 0 {
 		return false
 	}
-	st, err := system.StartTime(c.InitPid)
-	if err != nil || st != c.InitStartTime {
-		return false
-	}
-	s, err := system.ProcState(c.InitPid)
-	return err == nil && s != 'Z' && s != 'X'
+	state, start, err := system.Stat(c.InitPid)
+	return err == nil && start == c.InitStartTime && state != 'Z' && state != 'X'
 }
 
 // Status derives the container's status.

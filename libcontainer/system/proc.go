@@ -26,34 +26,27 @@ func statFields(pid int) ([][]byte, error) {
 	return bytes.Fields(data[i+1:]), nil
 }
 
-// StartTime returns the start time of pid in clock ticks after boot (field
-// 22 of /proc/PID/stat). Together with the pid it identifies one process and
-// guards against pid reuse.
-func StartTime(pid int) (uint64, error) {
+// Stat returns the one-letter state of pid (field 3 of /proc/PID/stat: 'R' running, 'S' sleeping,
+// 'Z' zombie, ...) and its start time in clock ticks after boot (field 22), from one read. Together
+// with the pid the start time identifies one process and guards against pid reuse.
+func Stat(pid int) (state byte, start uint64, err error) {
 	f, err := statFields(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	const idx = 22 - 3
-	if len(f) <= idx {
-		return 0, fmt.Errorf("parse stat of pid %d: only %d fields", pid, len(f)+2)
+	if len(f) <= idx || len(f[0]) != 1 {
+		return 0, 0, fmt.Errorf("parse stat of pid %d: malformed (%d fields)", pid, len(f)+2)
 	}
-	v, err := strconv.ParseUint(string(f[idx]), 10, 64)
+	start, err = strconv.ParseUint(string(f[idx]), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("parse start time of pid %d: %w", pid, err)
+		return 0, 0, fmt.Errorf("parse start time of pid %d: %w", pid, err)
 	}
-	return v, nil
+	return f[0][0], start, nil
 }
 
-// ProcState returns the one-letter state of pid (field 3 of /proc/PID/stat):
-// 'R' running, 'S' sleeping, 'D' disk sleep, 'Z' zombie, 'T' stopped, and so on.
-func ProcState(pid int) (byte, error) {
-	f, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	if len(f) == 0 || len(f[0]) != 1 {
-		return 0, fmt.Errorf("parse state of pid %d: malformed stat", pid)
-	}
-	return f[0][0], nil
+// StartTime returns the start time of pid (see Stat).
+func StartTime(pid int) (uint64, error) {
+	_, start, err := Stat(pid)
+	return start, err
 }

@@ -27,9 +27,9 @@ func TestStartTimeAndState(t *testing.T) {
 	if err != nil || st == 0 {
 		t.Fatalf("StartTime(self) = %d, %v", st, err)
 	}
-	s, err := ProcState(os.Getpid())
+	s, _, err := Stat(os.Getpid())
 	if err != nil || s != 'R' {
-		t.Fatalf("ProcState(self) = %q, %v", s, err)
+		t.Fatalf("Stat(self) state = %q, %v", s, err)
 	}
 	if _, err := StartTime(-5); err == nil {
 		t.Fatal("StartTime(-5) succeeded")
@@ -56,7 +56,7 @@ func TestStatTrickyComm(t *testing.T) {
 	if st < self {
 		t.Fatalf("child start time %d before own %d", st, self)
 	}
-	if _, err := ProcState(cmd.Process.Pid); err != nil {
+	if _, _, err := Stat(cmd.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -76,9 +76,9 @@ func TestZombieState(t *testing.T) {
 	if err != nil || !exited {
 		t.Fatalf("WaitPidfd = %v, %v", exited, err)
 	}
-	s, err := ProcState(cmd.Process.Pid)
+	s, _, err := Stat(cmd.Process.Pid)
 	if err != nil || s != 'Z' {
-		t.Fatalf("ProcState(zombie) = %q, %v", s, err)
+		t.Fatalf("Stat(zombie) state = %q, %v", s, err)
 	}
 }
 
