@@ -110,7 +110,7 @@ func (p *parent) run() error {
 		cgPath = spec.Linux.CgroupsPath
 	}
 	res := cgroupResources(spec, p.o.Rootless)
-	cg, err := cgroups.NewWithAnnotations(cgPath, p.c.ID, p.o.Systemd, p.o.Rootless, spec.Annotations)
+	cg, err := cgroups.New(cgPath, p.c.ID, p.o.Systemd, p.o.Rootless, spec.Annotations)
 	if err != nil {
 		return err
 	}

@@ -129,15 +129,9 @@ func IsV2() (bool, error) {
 // hierarchy root or the caller's own cgroup, is an error. With useSystemd,
 // cgroupsPath is "slice:prefix:name" (see systemd.ParseCgroupsPath).
 // Nothing is created until Apply. With rootless, hierarchies the caller may
-// not write to are skipped by Apply instead of failing it.
-func New(cgroupsPath, id string, useSystemd, rootless bool) (Manager, error) {
-	return NewWithAnnotations(cgroupsPath, id, useSystemd, rootless, nil)
-}
-
-// NewWithAnnotations is New with the spec's annotations, from which the
-// systemd driver takes org.systemd.property.<Name> unit properties. The
-// cgroupfs drivers ignore them.
-func NewWithAnnotations(cgroupsPath, id string, useSystemd, rootless bool, annotations map[string]string) (Manager, error) {
+// not write to are skipped by Apply instead of failing it. The systemd driver takes
+// org.systemd.property.<Name> unit properties from annotations; the cgroupfs drivers ignore them.
+func New(cgroupsPath, id string, useSystemd, rootless bool, annotations map[string]string) (Manager, error) {
 	if useSystemd {
 		return asManager(systemd.NewManager(cgroupsPath, id, annotations, rootless))
 	}

@@ -14,14 +14,14 @@ func TestUnsupportedDrivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !systemd.IsRunning() {
-		if _, err := New("system.slice:x:y", "x", true, false); !errors.Is(err, ErrSystemdNotRunning) {
+		if _, err := New("system.slice:x:y", "x", true, false, nil); !errors.Is(err, ErrSystemdNotRunning) {
 			t.Errorf("New(systemd) without systemd = %v, want ErrSystemdNotRunning", err)
 		}
 		if _, err := Load(map[string]string{"": "/sys/fs/cgroup/x.scope"}, true, false); !errors.Is(err, ErrSystemdNotRunning) {
 			t.Errorf("Load(systemd) without systemd = %v, want ErrSystemdNotRunning", err)
 		}
 	} else if !v2 {
-		if _, err := New("system.slice:x:y", "x", true, false); !errors.Is(err, ErrSystemdOnV1) {
+		if _, err := New("system.slice:x:y", "x", true, false, nil); !errors.Is(err, ErrSystemdOnV1) {
 			t.Errorf("New(systemd) on v1 = %v, want ErrSystemdOnV1", err)
 		}
 	}
@@ -38,7 +38,7 @@ func TestNewAndLoadV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	if v2 {
-		m, err := New("/husk-test-never-created/ctr", "ctr", false, false)
+		m, err := New("/husk-test-never-created/ctr", "ctr", false, false, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,12 +54,12 @@ func TestNewAndLoadV1(t *testing.T) {
 		t.Skip("needs root")
 	}
 	for _, bad := range []string{"/../escape", "../escape", "/"} {
-		if _, err := New(bad, "x", false, false); err == nil {
+		if _, err := New(bad, "x", false, false, nil); err == nil {
 			t.Errorf("New(%q) succeeded", bad)
 		}
 	}
 	// Nothing is created until Apply, so no cleanup is needed here.
-	m, err := New("/husk-test-never-created/ctr", "ctr", false, false)
+	m, err := New("/husk-test-never-created/ctr", "ctr", false, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
