@@ -1,3 +1,6 @@
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command husk is an OCI container runtime with runc's command line.
 package main
 

@@ -406,7 +406,7 @@ func (in *initState) setupProcess(proc *specs.Process, keyring bool) error {
 	// CVE-2024-21626: a cwd reached through a leaked host fd is outside the root; getcwd says so.
 	wd, err := unix.Getwd()
 	if err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("current working directory is outside of container mount namespace root -- possible container breakout detected")
+		return fmt.Errorf("cwd %q: current working directory is outside of container mount namespace root -- possible container breakout detected", proc.Cwd)
 	}
 	// Resolved as the container's user, from its cwd (args[0] may be relative), as execve will see it.
 	path, err := procattr.LookPath(proc.Args[0], proc.Env)
