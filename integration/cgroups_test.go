@@ -607,3 +607,29 @@ func TestCgroupDeleteSubcgroups(t *testing.T) {
 		}
 	}
 }
+
+// TestCgroupTinyMemoryLimit: a container whose memory limit (and memory+swap
+// limit) is 256 KiB starts and runs every time: init joins the memory
+// hierarchy only after the limit is written, so its own set-up is not
+// charged (before, a Go init was killed or the limit refused below ~2 MiB).
+// The limit is real: a process that allocates past it is OOM-killed.
+func TestCgroupTinyMemoryLimit(t *testing.T) {
+	const limit = 256 << 10
+	tiny := cgResources(func(r *specs.LinuxResources) {
+		r.Memory = &specs.LinuxMemory{Limit: i64p(limit), Swap: i64p(limit)}
+	})
+	h := newHarness(t)
+	for i := 0; i < 5; i++ {
+		id := h.newID()
+		b := h.newBundle(id, []string{"true", id}, tiny)
+		if _, errOut, code := h.run("run", "--bundle", b.Dir, id); code != 0 {
+			t.Fatalf("run %d of true under a %d-byte limit: exit %d, stderr %s", i, limit, code, errOut)
+		}
+	}
+	id := h.newID()
+	hog := "x=0123456789abcdef; while :; do x=$x$x; done"
+	b := h.newBundle(id, []string{"sh", "-c", hog, id}, tiny)
+	if _, errOut, code := h.run("run", "--bundle", b.Dir, id); code != 128+9 {
+		t.Fatalf("memory hog under a %d-byte limit: exit %d (%s), want 137 (OOM-killed)", limit, code, errOut)
+	}
+}

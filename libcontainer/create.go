@@ -153,12 +153,17 @@ func (p *parent) run() error {
 	if p.lateCgroup {
 		// The memory limit waits until init has set itself up: what init allocates after the move is
 		// charged to the container, and a small limit applied earlier would kill init during set-up.
-		// It is applied before create returns, so before any code of the container runs.
+		// It is applied before create returns, so before any code of the container runs. On cgroup
+		// v1, init joins the memory hierarchy only after the limit is set, so that none of its set-up
+		// is charged to the container: a limit of a few hundred KiB is enough for the user's process.
 		early := res
 		if res != nil && res.Memory != nil {
 			cp := *res
 			cp.Memory = nil
 			early, p.lateMemory = &cp, &specs.LinuxResources{Memory: res.Memory}
+			if s, ok := p.cg.(cgroups.Splitter); ok && s.HasController("memory") {
+				p.memoryLast = true
+			}
 		}
 		p.attachLate(early)
 	} else if res != nil {
@@ -293,6 +298,11 @@ func (p *parent) configure() error {
 			}
 			if p.lateMemory != nil {
 				if err := p.setResources(p.lateMemory); err != nil {
+					return err
+				}
+			}
+			if p.memoryLast {
+				if err := p.cg.(cgroups.Splitter).ApplyController(p.initPid, "memory"); err != nil {
 					return err
 				}
 			}

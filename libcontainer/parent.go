@@ -47,6 +47,7 @@ type parent struct {
 	seccomp     *seccomp.Program      // compiled in the parent; init only loads it
 	lateCgroup  bool                  // the process is moved into the cgroup while it sets up
 	lateMemory  *specs.LinuxResources // create: the memory limit, applied once init is ready
+	memoryLast  bool                  // create on cgroup v1: init joins the memory hierarchy after that
 	attached    chan error            // the result of that move (nil once collected)
 }
 
@@ -235,7 +236,12 @@ func (p *parent) waitInitPid() error {
 func (p *parent) attachLate(res *specs.LinuxResources) {
 	p.attached = make(chan error, 1)
 	go func(cg cgroups.Manager, pid int) {
-		err := cg.Apply(pid)
+		var err error
+		if p.memoryLast {
+			err = cg.(cgroups.Splitter).ApplyExcept(pid, "memory")
+		} else {
+			err = cg.Apply(pid)
+		}
 		if err == nil && res != nil {
 			err = p.setResources(res)
 		}

@@ -50,9 +50,9 @@ func (f *foreground) started() error {
 	return f.term.attach()
 }
 
-// close stops the signal relay and restores the terminal.
+// close restores the terminal. The signal relay is left in place: husk exits right after, and
+// signal.Stop of a Notify-all channel costs one handshake with the runtime per signal (~65).
 func (f *foreground) close() {
-	signal.Stop(f.sigs)
 	if f.term != nil {
 		f.term.close()
 	}

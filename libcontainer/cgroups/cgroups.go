@@ -87,6 +87,7 @@ var (
 	_ Manager     = (*v2.Manager)(nil)
 	_ Manager     = (*systemd.Manager)(nil)
 	_ OOMNotifier = (*v2.Manager)(nil)
+	_ Splitter    = (*v1.Manager)(nil)
 	_ OOMNotifier = (*systemd.Manager)(nil)
 )
 
@@ -98,6 +99,19 @@ type OOMNotifier interface {
 	// NotifyOOM sends the new count each time it grows, until stop is
 	// closed or the cgroup is removed (then the channel is closed).
 	NotifyOOM(stop <-chan struct{}) (<-chan uint64, error)
+}
+
+// Splitter is implemented by the cgroup v1 driver, whose hierarchies are independent: a process can
+// join one controller's hierarchy later than the others. create uses it to join the memory
+// controller only once the memory limit is set, so that what init allocated while setting up is
+// not charged to the container.
+type Splitter interface {
+	// HasController tells whether the container has a cgroup in a hierarchy holding ctrl.
+	HasController(ctrl string) bool
+	// ApplyExcept is Apply for every hierarchy but the one holding ctrl.
+	ApplyExcept(pid int, ctrl string) error
+	// ApplyController moves pid into the hierarchy holding ctrl only.
+	ApplyController(pid int, ctrl string) error
 }
 
 // ErrSystemdNotRunning is returned for the systemd driver on a host that

@@ -140,6 +140,41 @@ func (m *Manager) path(key string) (string, bool) {
 // cpuset.mems from their parent. With rootless set, a hierarchy where
 // permission is denied is dropped from Paths() instead of failing.
 func (m *Manager) Apply(pid int) error {
+	return m.apply(pid, func(string) bool { return true })
+}
+
+// ApplyExcept is Apply for every hierarchy but the one holding controller ctrl (and whatever is
+// co-mounted with it): v1 hierarchies are independent, so a process can join the memory hierarchy
+// last, after its limit is set, and leave what it allocated before outside the container's
+// accounting. ApplyController completes the move.
+func (m *Manager) ApplyExcept(pid int, ctrl string) error {
+	m.mu.Lock()
+	skip := m.paths[ctrl]
+	m.mu.Unlock()
+	return m.apply(pid, func(dir string) bool { return skip == "" || dir != skip })
+}
+
+// ApplyController moves pid into the hierarchy holding controller ctrl only; it is a no-op
+// where that controller is not mounted.
+func (m *Manager) ApplyController(pid int, ctrl string) error {
+	m.mu.Lock()
+	want := m.paths[ctrl]
+	m.mu.Unlock()
+	if want == "" {
+		return nil
+	}
+	return m.apply(pid, func(dir string) bool { return dir == want })
+}
+
+// HasController tells whether the container has a cgroup in a hierarchy holding ctrl.
+func (m *Manager) HasController(ctrl string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.paths[ctrl] != ""
+}
+
+// apply creates the container's directory in every hierarchy and moves pid into those want accepts.
+func (m *Manager) apply(pid int, want func(dir string) bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	keys := make([]string, 0, len(m.paths))
@@ -152,7 +187,11 @@ func (m *Manager) Apply(pid int) error {
 		dir := m.paths[k]
 		err, ok := done[dir]
 		if !ok {
-			err = m.applyOne(k, dir, pid)
+			join := pid
+			if !want(dir) {
+				join = 0 // created, not joined
+			}
+			err = m.applyOne(k, dir, join)
 			done[dir] = err
 		}
 		if err == nil {
