@@ -18,17 +18,25 @@ import (
 // a pty but no console socket was given, reaps, and returns the exit code (128+N for signal N).
 type foreground struct {
 	sigs chan os.Signal
-	term *runTerminal
+	// relaying is closed once every signal is routed to sigs. signal.Notify of all signals costs one
+	// handshake with the runtime's signal thread per signal (~2 ms in all), so it runs while the
+	// process is being set up; the caller waits for relaying before the process may run user code.
+	relaying chan struct{}
+	term     *runTerminal
 }
 
-// newForeground starts listening for signals before the process exists, so that none is lost. With
-// terminal and no console socket it also returns the socket end init sends the pty master to.
+// newForeground starts listening for signals before the process exists, so that none is lost once
+// relaying is closed. With terminal and no console socket it also returns the socket end init sends
+// the pty master to.
 func newForeground(terminal bool, consoleSocket string) (*foreground, *os.File, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("set child subreaper: %w", err)
 	}
-	f := &foreground{sigs: make(chan os.Signal, 128)}
-	signal.Notify(f.sigs)
+	f := &foreground{sigs: make(chan os.Signal, 128), relaying: make(chan struct{})}
+	go func() {
+		signal.Notify(f.sigs)
+		close(f.relaying)
+	}()
 	if !terminal || consoleSocket != "" {
 		return f, nil, nil
 	}
@@ -60,6 +68,7 @@ func (f *foreground) close() {
 
 // wait relays signals to the process pid (our child) until it exits, and returns its exit code.
 func (f *foreground) wait(pid int) int {
+	<-f.relaying
 	pidfd, err := system.PidfdOpen(pid)
 	if err == nil {
 		defer unix.Close(pidfd)
