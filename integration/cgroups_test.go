@@ -619,6 +619,14 @@ func TestCgroupTinyMemoryLimit(t *testing.T) {
 		r.Memory = &specs.LinuxMemory{Limit: i64p(limit), Swap: i64p(limit)}
 	})
 	h := newHarness(t)
+	// The container's cgroup mount shows its own memory cgroup, although init joined it last.
+	id := h.newID()
+	b := h.newBundle(id, []string{"sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes", id}, tiny, smAddMounts(specs.Mount{
+		Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "ro"},
+	}))
+	if out, errOut, code := h.run("run", "--bundle", b.Dir, id); code != 0 || strings.TrimSpace(out) != strconv.Itoa(limit) {
+		t.Fatalf("memory.limit_in_bytes seen in the container: %q (exit %d, %s), want %d", out, code, errOut, limit)
+	}
 	for i := 0; i < 5; i++ {
 		id := h.newID()
 		b := h.newBundle(id, []string{"true", id}, tiny)
@@ -626,9 +634,9 @@ func TestCgroupTinyMemoryLimit(t *testing.T) {
 			t.Fatalf("run %d of true under a %d-byte limit: exit %d, stderr %s", i, limit, code, errOut)
 		}
 	}
-	id := h.newID()
+	id = h.newID()
 	hog := "x=0123456789abcdef; while :; do x=$x$x; done"
-	b := h.newBundle(id, []string{"sh", "-c", hog, id}, tiny)
+	b = h.newBundle(id, []string{"sh", "-c", hog, id}, tiny)
 	if _, errOut, code := h.run("run", "--bundle", b.Dir, id); code != 128+9 {
 		t.Fatalf("memory hog under a %d-byte limit: exit %d (%s), want 137 (OOM-killed)", limit, code, errOut)
 	}

@@ -247,6 +247,14 @@ func (p *parent) configure() error {
 			return err
 		}
 	}
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		// init loads the compiled filter (Seccomp below): the profile itself, often hundreds of rules,
+		// would only be encoded and decoded again.
+		sp, l := *spec, *spec.Linux
+		l.Seccomp = nil
+		sp.Linux = &l
+		spec = &sp
+	}
 	cfg := &initproc.Config{
 		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: spec, HostPid: p.initPid,
 		NoPivot: p.o.NoPivot, NoNewKeyring: p.o.NoNewKeyring, PreserveFDs: p.o.PreserveFDs,

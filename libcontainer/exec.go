@@ -101,7 +101,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		p.attachLate(nil)
 	}
 	ph.mark("spawn")
-	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, Spec: c.Config, HostPid: p.initPid,
+	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, HostPid: p.initPid,
 		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
 	raw, err := json.Marshal(cfg)
 	if err != nil {

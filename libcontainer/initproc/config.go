@@ -14,7 +14,7 @@ type Config struct {
 	ID           string            `json:"id"`
 	Bundle       string            `json:"bundle"`
 	Rootfs       string            `json:"rootfs"`
-	Spec         *specs.Spec       `json:"spec"`
+	Spec         *specs.Spec       `json:"spec,omitempty"` // create only; without linux.seccomp (see Seccomp)
 	HostPid      int               `json:"host_pid"`
 	NoPivot      bool              `json:"no_pivot,omitempty"`
 	NoNewKeyring bool              `json:"no_new_keyring,omitempty"`

@@ -130,7 +130,7 @@ func (in *initState) build() error {
 	if _, err := unix.Setsid(); err != nil {
 		return fmt.Errorf("setsid: %w", err)
 	}
-	rc := &rootfs.Config{Spec: spec, Rootfs: in.cfg.Rootfs, NoPivot: in.cfg.NoPivot}
+	rc := &rootfs.Config{Spec: spec, Rootfs: in.cfg.Rootfs, NoPivot: in.cfg.NoPivot, CgroupPaths: in.cfg.CgroupPaths}
 	if in.cfg.LateCgroup {
 		rc.InCgroup = in.inCgroup
 	}

@@ -40,7 +40,7 @@ func (r *root) cgroupEntry(m *specs.Mount, dest string, o *mountOptions, cgroupn
 	if st.Type == unix.CGROUP2_SUPER_MAGIC {
 		return r.cgroup2Entry(m, dest, o)
 	}
-	hier, err := v1Hierarchies(cgroupns)
+	hier, err := v1Hierarchies(cgroupns, r.cgroupPaths)
 	if err != nil {
 		return err
 	}
@@ -185,9 +185,11 @@ func unifiedPath() (string, error) {
 }
 
 // v1Hierarchies lists the v1 hierarchies this process is in, with the host
-// directory of its cgroup in each. In a cgroup namespace the paths are
-// relative to the namespace and only the hierarchy list matters.
-func v1Hierarchies(cgroupns bool) ([]cgroupHierarchy, error) {
+// directory of its cgroup in each, or of the container's cgroup where paths
+// (controller to host directory) names one inside that hierarchy's mount. In
+// a cgroup namespace the paths are relative to the namespace and only the
+// hierarchy list matters.
+func v1Hierarchies(cgroupns bool, paths map[string]string) ([]cgroupHierarchy, error) {
 	lines, err := procCgroupLines()
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
@@ -207,11 +209,15 @@ func v1Hierarchies(cgroupns bool) ([]cgroupHierarchy, error) {
 			continue // hierarchy not mounted on the host
 		}
 		rel := strings.TrimPrefix(l[2], mi.Root)
-		out = append(out, cgroupHierarchy{
+		h := cgroupHierarchy{
 			name:        filepath.Base(mi.Mountpoint),
 			source:      filepath.Join(mi.Mountpoint, rel),
 			controllers: ctrls,
-		})
+		}
+		if p := paths[ctrls[0]]; !cgroupns && p != "" && strings.HasPrefix(filepath.Clean(p)+"/", mi.Mountpoint+"/") {
+			h.source = filepath.Clean(p)
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }

@@ -27,8 +27,9 @@ import (
 
 // root is the rootfs opened as an O_PATH directory.
 type root struct {
-	dir  *os.File
-	path string // the rootfs path as this mount namespace sees it; "/" after Pivot
+	dir         *os.File
+	path        string            // the rootfs path as this mount namespace sees it; "/" after Pivot
+	cgroupPaths map[string]string // Config.CgroupPaths
 }
 
 // openRoot opens path (a trusted host path) as the root for resolution.

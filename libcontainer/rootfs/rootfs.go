@@ -35,6 +35,10 @@ type Config struct {
 	// process's own cgroup, so it must be in the container's by then (the parent may still be
 	// moving it there while the other mounts are made).
 	InCgroup func() error
+	// CgroupPaths are the container's cgroup v1 directories by controller (as state.json keeps
+	// them). The cgroup bind mounts show these rather than the process's current cgroups: init joins
+	// the memory hierarchy only at the end of its set-up.
+	CgroupPaths map[string]string
 }
 
 func (c *Config) validate() error {
@@ -93,6 +97,7 @@ func Prepare(c *Config) error {
 		return fmt.Errorf("rootfs: %w", err)
 	}
 	defer r.Close()
+	r.cgroupPaths = c.CgroupPaths
 
 	for i := range c.Spec.Mounts {
 		if c.Spec.Mounts[i].Type == "cgroup" && c.InCgroup != nil {
