@@ -4,7 +4,7 @@
 # is missing, and the script is silent when everything is already present.
 set -euo pipefail
 
-packages=(libseccomp-dev pkg-config busybox-static gcc make git iproute2 util-linux procps strace)
+packages=(libseccomp-dev libc6-dev pkg-config busybox-static gcc make git iproute2 util-linux procps strace)
 
 # Go is expected from the upstream tarball in /usr/local/go.
 if ! command -v go >/dev/null 2>&1; then
