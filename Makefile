@@ -72,6 +72,8 @@ unit:
 
 integration: build
 	HUSK_BINARY=$(CURDIR)/$(HUSK) $(GO) test -v -count=1 -timeout $(INTEG_TIMEOUT) ./integration/...
+	@echo "== exec tests again with the Go exec init (HUSK_EXEC_INIT=go)"
+	HUSK_EXEC_INIT=go HUSK_BINARY=$(CURDIR)/$(HUSK) $(GO) test -v -count=1 -timeout $(INTEG_TIMEOUT) -run Exec ./integration/...
 
 # cgroup v2 + systemd: the driver tests and an end-to-end subset, in one boot of ../shared/testvm
 # (skipped, with a message, in a clone without ../shared).

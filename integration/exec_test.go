@@ -616,3 +616,32 @@ func TestExecBadInput(t *testing.T) {
 	exExpectFailure(t, errOut, code, "cannot exec in a stopped container")
 	h.mustRun("delete", sid)
 }
+
+// TestExecInitChoice: a plain exec is set up by nsenter's C code (no Go runtime in the container); a
+// process that needs the Go init (here an I/O priority) gets it, and HUSK_EXEC_INIT=go forces it.
+// Both give the same process: the exec tests run under both (make integration runs them again with
+// HUSK_EXEC_INIT=go).
+func TestExecInitChoice(t *testing.T) {
+	h := newHarness(t)
+	id, _ := exRunning(h)
+	check := func(want string, args ...string) {
+		t.Helper()
+		out, errOut, code := h.run(append([]string{"--debug", "exec"}, args...)...)
+		if code != 0 || strings.TrimSpace(out) != "ok" {
+			t.Fatalf("exec %v: exit %d, stdout %q, stderr %s", args, code, out, errOut)
+		}
+		if !strings.Contains(errOut, "set up by the "+want+" init") {
+			t.Errorf("exec %v: the debug log does not say the %s init set the process up:\n%s", args, want, errOut)
+		}
+	}
+	if os.Getenv("HUSK_EXEC_INIT") == "" {
+		check("C", id, "echo", "ok")
+	}
+	path := exWriteProcess(t, specs.Process{
+		Args: []string{"echo", "ok"}, Env: []string{"PATH=/bin"}, Cwd: "/",
+		IOPriority: &specs.LinuxIOPriority{Class: specs.IOPRIO_CLASS_BE, Priority: 4},
+	})
+	check("Go", "--process", path, id)
+	t.Setenv("HUSK_EXEC_INIT", "go")
+	check("Go", id, "echo", "ok")
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/husk-runtime/husk/libcontainer/initproc"
@@ -89,6 +90,23 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	if o.Process.OOMScoreAdj != nil {
 		b.OOMScoreAdj(*o.Process.OOMScoreAdj)
 	}
+	// Most processes are set up by nsenter's C code and exec'd without starting the Go runtime in
+	// the container (nsenter/execinit.c); the Go init handles the rest.
+	fast := execBoot(o.Process, p.seccomp, o.PreserveFDs)
+	if fast != nil {
+		var fb hsync.Bootstrap
+		fb.Exec(fast)
+		if len(fb.Bytes()) > maxExecBoot {
+			fast = nil
+		} else {
+			b.Exec(fast)
+		}
+	}
+	if fast != nil {
+		logrus.Debug("exec: the process is set up by the C init")
+	} else {
+		logrus.Debug("exec: the process is set up by the Go init")
+	}
 	ph := newPhases("exec")
 	defer ph.done()
 	// Where the process cannot be cloned into its cgroup (cgroup v1), it is moved there while its Go
@@ -101,17 +119,30 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		p.attachLate(nil)
 	}
 	ph.mark("spawn")
-	cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, HostPid: p.initPid,
-		PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
-	raw, err := json.Marshal(cfg)
-	if err != nil {
-		return 0, err
-	}
-	if o.Gate != nil {
-		<-o.Gate
-	}
-	if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
-		return 0, p.initFailed(err)
+	if fast != nil {
+		// The C init waits for this before anything else; it got everything else in the bootstrap.
+		if err := p.waitAttached(); err != nil {
+			return 0, err
+		}
+		if o.Gate != nil {
+			<-o.Gate
+		}
+		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeCgroupDone}); err != nil {
+			return 0, p.initFailed(err)
+		}
+	} else {
+		cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, HostPid: p.initPid,
+			PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
+		raw, err := json.Marshal(cfg)
+		if err != nil {
+			return 0, err
+		}
+		if o.Gate != nil {
+			<-o.Gate
+		}
+		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
+			return 0, p.initFailed(err)
+		}
 	}
 	for {
 		m, err := p.sock.Recv()

@@ -7,7 +7,8 @@
 //   4. unshare(CLONE_NEWUSER) if asked, and ask the parent to write uid_map/gid_map ({"type":"usermap"});
 //   5. unshare every other new namespace, write the time namespace offsets;
 //   6. clone(CLONE_PARENT) the container init (PID 1 of a new PID namespace), report its pid
-//      ({"type":"pid"}) and _exit. The child returns to the Go runtime.
+//      ({"type":"pid"}) and _exit. The child returns to the Go runtime, or, for an exec whose bootstrap
+//      carries a BOOT_EXEC record, sets the process up and execs it in C (execinit.c).
 // Any failure is reported as {"type":"error","msg":"..."} and stage 0 exits 1.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +26,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "execinit.h"
+
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
 #endif
@@ -39,6 +42,7 @@ enum {
 	BOOT_OOM_SCORE = 3,   // text written to /proc/self/oom_score_adj
 	BOOT_TIMENS = 4,      // text written to /proc/self/timens_offsets
 	BOOT_PIDFD = 5,       // uint32 fd + uint32 clone flags: join these namespaces of a pidfd (exec)
+	BOOT_EXEC = 6,        // records of the exec'd process: set it up and exec it in C (execinit.c)
 };
 
 #define MAX_NS 16
@@ -166,6 +170,8 @@ void husk_nsenter(void)
 	size_t oomlen = 0, timenslen = 0;
 	int pidfd = -1;
 	uint32_t pidfd_flags = 0;
+	const char *exec_blob = NULL;
+	size_t exec_len = 0;
 
 	for (ssize_t off = 0; off + 8 <= n;) {
 		uint32_t type, len;
@@ -209,6 +215,10 @@ void husk_nsenter(void)
 		case BOOT_TIMENS:
 			timens = val;
 			timenslen = len;
+			break;
+		case BOOT_EXEC:
+			exec_blob = val;
+			exec_len = len;
 			break;
 		default:
 			errno = 0;
@@ -282,8 +292,11 @@ void husk_nsenter(void)
 	pid_t child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
 	if (child < 0)
 		bail("clone container init");
-	if (child == 0)
+	if (child == 0) {
+		if (exec_blob)
+			husk_exec_init(syncfd, exec_blob, exec_len); // no Go runtime at all
 		return; // into the Go runtime: libcontainer/initproc
+	}
 
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"type\":\"pid\",\"pid\":%d}", child);

@@ -81,6 +81,9 @@ func (p *Program) UnmarshalJSON(b []byte) error {
 
 // filterBytes serialises sock_filters in native byte order, as the kernel
 // and libseccomp's export use.
+// Bytes returns the filter as the kernel's struct sock_filter array, in native byte order.
+func (p *Program) Bytes() []byte { return filterBytes(p.Filter) }
+
 func filterBytes(f []unix.SockFilter) []byte {
 	out := make([]byte, 0, len(f)*sockFilterSize)
 	for _, in := range f {

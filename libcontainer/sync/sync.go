@@ -23,6 +23,11 @@
 //	 s'   parent        init          seccomp-done         listener delivered
 //	 *    init/nsenter  parent        error {msg}          setup failed; the sender exits
 //
+// exec through the C init (nsenter/execinit.c): the bootstrap also carries a BootExec record with the
+// whole process (ExecBoot); there is no config message. After step 4 the parent sends cgroup-done once
+// the process is in the container's cgroup and may run (the C init waits for it before anything
+// else), then reads ready, and EOF or error as above.
+//
 // `husk start` releases init through the exec FIFO: init writes one byte and then execs the user process;
 // the FIFO's write end is close-on-exec, so `start` reads EOF when execve succeeded, or an error text
 // that init writes before exiting when a startContainer hook or the execve failed.
@@ -34,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,7 +67,94 @@ const (
 	BootOOMScore   = 3
 	BootTimeNS     = 4
 	BootPidfd      = 5
+	BootExec       = 6
 )
+
+// Records inside a BootExec record; nsenter/execinit.c reads them.
+const (
+	exArg        = 1
+	exEnv        = 2
+	exCwd        = 3
+	exUser       = 4
+	exRlimit     = 5
+	exCaps       = 6
+	exNNP        = 7
+	exSeccomp    = 8
+	exPreserve   = 9
+	exArg0Quoted = 11
+	exCwdQuoted  = 12
+	exLastCap    = 13
+)
+
+// ExecRlimit is one rlimit of an ExecBoot.
+type ExecRlimit struct {
+	Name       string // "RLIMIT_NOFILE", for messages
+	Resource   uint32
+	Soft, Hard uint64
+}
+
+// ExecBoot describes a process started by `husk exec` that nsenter sets up and execs in C, without
+// the Go half of init: every value is final (capability masks filtered, rlimits resolved).
+type ExecBoot struct {
+	Args, Env   []string
+	Cwd         string
+	UID, GID    uint32
+	Umask       uint32
+	Groups      []uint32
+	Rlimits     []ExecRlimit
+	Caps        [5]uint64 // bounding, effective, permitted, inheritable, ambient
+	LastCap     uint32
+	NoNewPrivs  bool
+	SeccompFlag uint32
+	Seccomp     []byte // struct sock_filter array; empty: no filter
+	PreserveFDs uint32
+}
+
+// Exec adds the BootExec record for e.
+func (b *Bootstrap) Exec(e *ExecBoot) {
+	var in Bootstrap
+	str := func(typ uint32, s string) { in.record(typ, append([]byte(s), 0)) }
+	u32 := func(v ...uint32) []byte {
+		out := make([]byte, 0, 4*len(v))
+		for _, x := range v {
+			out = binary.NativeEndian.AppendUint32(out, x)
+		}
+		return out
+	}
+	for _, a := range e.Args {
+		str(exArg, a)
+	}
+	for _, kv := range e.Env {
+		str(exEnv, kv)
+	}
+	str(exCwd, e.Cwd)
+	if len(e.Args) > 0 {
+		str(exArg0Quoted, strconv.Quote(e.Args[0]))
+	}
+	str(exCwdQuoted, strconv.Quote(e.Cwd))
+	in.record(exUser, append(u32(e.UID, e.GID, e.Umask), u32(e.Groups...)...))
+	for _, r := range e.Rlimits {
+		v := binary.NativeEndian.AppendUint32(nil, r.Resource)
+		v = binary.NativeEndian.AppendUint64(v, r.Soft)
+		v = binary.NativeEndian.AppendUint64(v, r.Hard)
+		v = append(append(v, r.Name...), 0)
+		in.record(exRlimit, v)
+	}
+	var caps []byte
+	for _, c := range e.Caps {
+		caps = binary.NativeEndian.AppendUint64(caps, c)
+	}
+	in.record(exCaps, caps)
+	in.record(exLastCap, u32(e.LastCap))
+	if e.NoNewPrivs {
+		in.record(exNNP, nil)
+	}
+	if len(e.Seccomp) > 0 {
+		in.record(exSeccomp, append(u32(e.SeccompFlag), e.Seccomp...))
+	}
+	in.record(exPreserve, u32(e.PreserveFDs))
+	b.record(BootExec, in.buf)
+}
 
 // maxMsg bounds one packet; a config with a large seccomp profile fits comfortably.
 const maxMsg = 4 << 20

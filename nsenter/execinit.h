@@ -1,0 +1,10 @@
+// husk exec init in C; see execinit.c.
+#ifndef HUSK_EXECINIT_H
+#define HUSK_EXECINIT_H
+#include <stddef.h>
+
+// husk_exec_init sets up and execs the process described by the BOOT_EXEC record blob, reporting
+// over syncfd. It never returns.
+void husk_exec_init(int syncfd, const char *blob, size_t bloblen) __attribute__((noreturn));
+
+#endif
