@@ -75,23 +75,6 @@ static void xsend(const char *msg)
 	} while (n < 0 && errno == EINTR);
 }
 
-static void escape(char *out, size_t outsz, const char *in)
-{
-	size_t o = 0;
-	for (; *in && o + 7 < outsz; in++) {
-		unsigned char c = (unsigned char)*in;
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = c;
-		} else if (c < 0x20) {
-			o += snprintf(out + o, outsz - o, "\\u%04x", c);
-		} else {
-			out[o++] = c;
-		}
-	}
-	out[o] = 0;
-}
-
 // errtext is strerror as Go prints errno values: lower-case first letter.
 static const char *errtext(int e, char *buf, size_t sz)
 {
@@ -108,7 +91,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	escape(esc, sizeof(esc), text);
+	husk_json_escape(esc, sizeof(esc), text);
 	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"msg\":\"%s\"}", esc);
 	xsend(msg);
 	_exit(1);

@@ -7,4 +7,7 @@
 // over syncfd. It never returns.
 void husk_exec_init(int syncfd, const char *blob, size_t bloblen) __attribute__((noreturn));
 
+// husk_json_escape writes in as the inside of a JSON string (nsenter.c).
+void husk_json_escape(char *out, size_t outsz, const char *in);
+
 #endif

@@ -50,7 +50,7 @@ enum {
 
 static int syncfd = -1;
 
-static void json_escape(char *out, size_t outsz, const char *in)
+void husk_json_escape(char *out, size_t outsz, const char *in)
 {
 	size_t o = 0;
 	for (; *in && o + 7 < outsz; in++) {
@@ -87,7 +87,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) bail(const char *fmt
 		size_t l = strlen(text);
 		snprintf(text + l, sizeof(text) - l, ": %s", strerror(saved));
 	}
-	json_escape(esc, sizeof(esc), text);
+	husk_json_escape(esc, sizeof(esc), text);
 	snprintf(msg, sizeof(msg), "{\"type\":\"error\",\"msg\":\"nsenter: %s\"}", esc);
 	send_msg(msg);
 	_exit(1);
