@@ -292,7 +292,11 @@ func (p *parent) initFailed(err error) error {
 // memoryLimited tells whether the spec sets a memory limit (an init killed during start-up then most
 // likely hit it).
 func (p *parent) memoryLimited() bool {
-	l := p.c.Config.Linux
+	spec, err := p.c.FullConfig() // an error path: the resources are worth decoding here
+	if err != nil || spec == nil {
+		return false
+	}
+	l := spec.Linux
 	return l != nil && l.Resources != nil && l.Resources.Memory != nil && l.Resources.Memory.Limit != nil && *l.Resources.Memory.Limit > 0
 }
 

@@ -29,6 +29,9 @@ func (c *Container) Update(r *specs.LinuxResources) error {
 	if d == nil {
 		return nil
 	}
+	if _, err := c.FullConfig(); err != nil {
+		return err
+	}
 	if c.Config == nil {
 		return fmt.Errorf("update container %s: no saved config", c.ID)
 	}
