@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -109,9 +108,8 @@ func setup() (*initState, error) {
 	if err != nil {
 		return in, err
 	}
-	in.cfg = &Config{}
-	if err := json.Unmarshal(m.Config, in.cfg); err != nil {
-		return in, fmt.Errorf("decode init config: %w", err)
+	if in.cfg, err = decodeConfig(m.Config); err != nil {
+		return in, err
 	}
 	if in.cfg.Exec {
 		return in, in.buildExec()
