@@ -361,7 +361,7 @@ func ttyWaitFor(t *testing.T, path, s string, done <-chan error) {
 func TestForegroundRunSignals(t *testing.T) {
 	h := newHarness(t)
 	id := h.newID()
-	sh := `trap 'echo got-USR1' USR1; trap 'echo got-TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done`
+	sh := `trap 'echo got-USR1' USR1; trap 'echo got-HUP' HUP; trap 'echo got-RT39' 39; trap 'echo got-TERM; exit 3' TERM; echo ready; while :; do sleep 0.1; done`
 	b := h.newBundle(id, []string{"sh", "-c", sh, id})
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
@@ -369,10 +369,12 @@ func TestForegroundRunSignals(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	ttyWaitFor(t, outPath, "ready", done)
-	if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
-		t.Fatal(err)
+	for sig, want := range map[syscall.Signal]string{syscall.SIGUSR1: "got-USR1", syscall.SIGHUP: "got-HUP", syscall.Signal(39): "got-RT39"} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		ttyWaitFor(t, outPath, want, done)
 	}
-	ttyWaitFor(t, outPath, "got-USR1", done)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -573,5 +575,32 @@ func readAllPipe(r *os.File) (string, error) {
 			}
 			return b.String(), err
 		}
+	}
+}
+
+// TestForegroundExecSignals: foreground `exec` forwards the signals it gets to the exec'd process
+// (a real-time one too) and exits with its status.
+func TestForegroundExecSignals(t *testing.T) {
+	h := newHarness(t)
+	id, _ := exRunning(h)
+	sh := `trap 'echo got-USR2' USR2; trap 'echo got-RT40' 40; trap 'echo got-INT; exit 4' INT; echo ready; while :; do sleep 0.1; done`
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd, outPath := ttyRunCmd(t, ctx, huskBinary, "--root", h.root, "exec", id, "sh", "-c", sh)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ttyWaitFor(t, outPath, "ready", done)
+	for sig, want := range map[syscall.Signal]string{syscall.SIGUSR2: "got-USR2", syscall.Signal(40): "got-RT40"} {
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		ttyWaitFor(t, outPath, want, done)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code := ttyExitCode(t, <-done); code != 4 {
+		data, _ := os.ReadFile(outPath)
+		t.Errorf("exec exit code %d after SIGINT, want the process's 4 (output %q)", code, data)
 	}
 }

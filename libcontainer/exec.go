@@ -24,10 +24,6 @@ type ExecOpts struct {
 	PreserveFDs   int
 	IgnorePaused  bool
 	SubCgroups    []string // `--cgroup [controller:]path`: existing sub-cgroups to run in
-	// Gate, when set, is waited for before the process gets its configuration, so before it can run
-	// any code of the user's (foreground exec: until the caller relays every signal). If the caller
-	// dies before, the process finds its sync socket closed and exits: nothing is left behind.
-	Gate <-chan struct{}
 }
 
 // Exec starts o.Process in every namespace and the cgroup of the container and returns its host pid once
@@ -124,9 +120,6 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		if err := p.waitAttached(); err != nil {
 			return 0, err
 		}
-		if o.Gate != nil {
-			<-o.Gate
-		}
 		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeCgroupDone}); err != nil {
 			return 0, p.initFailed(err)
 		}
@@ -136,9 +129,6 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		raw, err := json.Marshal(cfg)
 		if err != nil {
 			return 0, err
-		}
-		if o.Gate != nil {
-			<-o.Gate
 		}
 		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
 			return 0, p.initFailed(err)

@@ -90,7 +90,6 @@ func execProcess(ctx *cli.Context) (int, error) {
 		fg = f
 		defer fg.close()
 		o.Console = con
-		o.Gate = fg.relaying
 	}
 	pid, err := c.Exec(o)
 	if err != nil {

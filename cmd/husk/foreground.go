@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 
 	cconsole "github.com/containerd/console"
 	"golang.org/x/sys/unix"
@@ -18,25 +17,19 @@ import (
 // a pty but no console socket was given, reaps, and returns the exit code (128+N for signal N).
 type foreground struct {
 	sigs chan os.Signal
-	// relaying is closed once every signal is routed to sigs. signal.Notify of all signals costs one
-	// handshake with the runtime's signal thread per signal (~2 ms in all), so it runs while the
-	// process is being set up; the caller waits for relaying before the process may run user code.
-	relaying chan struct{}
-	term     *runTerminal
+	term *runTerminal
 }
 
-// newForeground starts listening for signals before the process exists, so that none is lost once
-// relaying is closed. With terminal and no console socket it also returns the socket end init sends
-// the pty master to.
+// newForeground starts relaying signals before the process exists, so that none is lost. With
+// terminal and no console socket it also returns the socket end init sends the pty master to.
 func newForeground(terminal bool, consoleSocket string) (*foreground, *os.File, error) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return nil, nil, fmt.Errorf("set child subreaper: %w", err)
 	}
-	f := &foreground{sigs: make(chan os.Signal, 128), relaying: make(chan struct{})}
-	go func() {
-		signal.Notify(f.sigs)
-		close(f.relaying)
-	}()
+	f := &foreground{sigs: make(chan os.Signal, 128)}
+	if err := relaySignals(f.sigs); err != nil {
+		return nil, nil, err
+	}
 	if !terminal || consoleSocket != "" {
 		return f, nil, nil
 	}
@@ -58,8 +51,7 @@ func (f *foreground) started() error {
 	return f.term.attach()
 }
 
-// close restores the terminal. The signal relay is left in place: husk exits right after, and
-// signal.Stop of a Notify-all channel costs one handshake with the runtime per signal (~65).
+// close restores the terminal. The signal relay stays in place: husk exits right after.
 func (f *foreground) close() {
 	if f.term != nil {
 		f.term.close()
@@ -68,7 +60,6 @@ func (f *foreground) close() {
 
 // wait relays signals to the process pid (our child) until it exits, and returns its exit code.
 func (f *foreground) wait(pid int) int {
-	<-f.relaying
 	pidfd, err := system.PidfdOpen(pid)
 	if err == nil {
 		defer unix.Close(pidfd)
@@ -90,7 +81,7 @@ func (f *foreground) wait(pid int) int {
 		}
 		s := <-f.sigs
 		switch s {
-		case unix.SIGCHLD, unix.SIGURG: // SIGURG is the Go runtime's preemption signal: not the user's
+		case unix.SIGCHLD:
 		case unix.SIGWINCH:
 			if f.term != nil {
 				f.term.resize()

@@ -66,11 +66,6 @@ func runContainer(o *libcontainer.CreateOpts, detach, keep bool) (int, error) {
 			return 0, err
 		}
 	}
-	if fg != nil {
-		// The container's process runs only once every signal sent to husk reaches it. Until then a
-		// signal ends husk as it would end `husk create`, and `delete --force` cleans up.
-		<-fg.relaying
-	}
 	if err := c.Start(); err != nil {
 		c.Delete(true)
 		return 0, err
