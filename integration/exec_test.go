@@ -645,3 +645,43 @@ func TestExecInitChoice(t *testing.T) {
 	t.Setenv("HUSK_EXEC_INIT", "go")
 	check("Go", id, "echo", "ok")
 }
+
+// TestExecUserAndTimeNamespaces: an exec'd process joins the container's user namespace (as the
+// process's uid inside it, host uid 100000+N outside) and its time namespace (the boottime offset).
+func TestExecUserAndTimeNamespaces(t *testing.T) {
+	h := newHarness(t)
+	id := h.newID()
+	b := h.newBundle(id, sleeper(id), spWithNS(specs.UserNamespace, ""), spWithNS(specs.TimeNamespace, ""),
+		bundle.WithSpec(func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+		}))
+	// The container's root is host uid 100000: it must reach the rootfs through the bundle's dirs.
+	for _, d := range []string{filepath.Dir(b.Dir), b.Dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.create(id, b)
+	t.Cleanup(func() { h.run("delete", "--force", id) })
+	h.start(id)
+	pid := h.state(id).Pid
+	out := h.mustRun("exec", "-u", "1000:1000", id, "sh", "-c", `echo "uptime=$(cut -d' ' -f1 /proc/uptime)"; echo "uid=$(id -u)"; grep -E '^(Uid|CapEff):' /proc/self/status; readlink /proc/self/ns/user; readlink /proc/self/ns/time`)
+	f := spFields(out)
+	if f["uid"] != "1000" {
+		t.Errorf("id -u in the exec'd process = %q, want 1000:\n%s", f["uid"], out)
+	}
+	if in, err := strconv.ParseFloat(f["uptime"], 64); err != nil || in < hostUptime(t)+9*86400 {
+		t.Errorf("uptime in the exec'd process %q: the container's boottime offset is missing", f["uptime"])
+	}
+	for _, ns := range []string{"user", "time"} {
+		want, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, want) {
+			t.Errorf("exec'd process is not in the container's %s namespace %s:\n%s", ns, want, out)
+		}
+	}
+}
