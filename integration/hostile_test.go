@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -424,5 +425,45 @@ func TestHostileLongPaths(t *testing.T) {
 				t.Logf("%s: accepted", c.name)
 			}
 		})
+	}
+}
+
+// TestHostilePasswdFifo: a container whose /etc/passwd is a FIFO (or any non-regular file) does not
+// hang run or exec while husk looks up HOME: HOME falls back to "/".
+func TestHostilePasswdFifo(t *testing.T) {
+	h := newHarness(t)
+	noHome := bundle.WithSpec(func(s *specs.Spec) {
+		var env []string
+		for _, kv := range s.Process.Env {
+			if !strings.HasPrefix(kv, "HOME=") {
+				env = append(env, kv)
+			}
+		}
+		s.Process.Env = env
+	})
+	fifoPasswd := func(b *bundle.Bundle) {
+		passwd := filepath.Join(b.Rootfs, "etc", "passwd")
+		os.Remove(passwd)
+		if err := os.MkdirAll(filepath.Dir(passwd), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Mkfifo(passwd, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := h.newID()
+	b := h.newBundle(id, []string{"sh", "-c", `echo "home=$HOME"`, id}, noHome)
+	fifoPasswd(b)
+	if out := h.mustRun("run", "--bundle", b.Dir, id); out != "home=/\n" {
+		t.Errorf("run: %q, want home=/", out)
+	}
+	id = h.newID()
+	b = h.newBundle(id, sleeper(id), noHome)
+	fifoPasswd(b)
+	h.create(id, b)
+	t.Cleanup(func() { h.run("delete", "--force", id) })
+	h.start(id)
+	if out := h.mustRun("exec", id, "sh", "-c", `echo "home=$HOME"`); out != "home=/\n" {
+		t.Errorf("exec: %q, want home=/", out)
 	}
 }

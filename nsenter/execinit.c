@@ -177,15 +177,29 @@ static const char *lookpath(const char *file, const char *quoted, const char *pa
 	fail("exec: %s: executable file not found in $PATH", quoted);
 }
 
-// home returns the home directory of uid in the container's /etc/passwd, or "/".
+// home returns the home directory of uid in the container's /etc/passwd, or "/". Only a regular file
+// is read, and at most MAX_PASSWD bytes of it: a FIFO or a device there must not hang the exec.
+#define MAX_PASSWD (4 << 20)
 static void home_of(uint32_t uid, char *out, size_t sz)
 {
 	snprintf(out, sz, "/");
-	FILE *f = fopen("/etc/passwd", "re");
-	if (!f)
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
 		return;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return;
+	}
 	char line[1024];
-	while (fgets(line, sizeof(line), f)) {
+	long done = 0;
+	while (done < MAX_PASSWD && fgets(line, sizeof(line), f)) {
+		done += (long)strlen(line) + 1;
 		char *fld[7];
 		int nf = 0;
 		char *s = line;

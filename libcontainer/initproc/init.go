@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"io"
 	"errors"
 	"fmt"
 	"os"
@@ -442,7 +443,7 @@ func withHome(env []string, uid uint32) []string {
 		}
 	}
 	home := "/"
-	if b, err := os.ReadFile("/etc/passwd"); err == nil {
+	if b, err := readPasswd(); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			f := strings.Split(line, ":")
 			if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
@@ -452,6 +453,23 @@ func withHome(env []string, uid uint32) []string {
 		}
 	}
 	return append(append([]string(nil), env...), "HOME="+home)
+}
+
+// maxPasswd bounds what is read of the container's /etc/passwd.
+const maxPasswd = 4 << 20
+
+// readPasswd reads the container's /etc/passwd if it is a regular file, and at most maxPasswd bytes of
+// it: a FIFO or a device there (the container's choice) must not hang or exhaust init.
+func readPasswd() ([]byte, error) {
+	f, err := os.OpenFile("/etc/passwd", os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, errors.New("/etc/passwd is not a regular file")
+	}
+	return io.ReadAll(io.LimitReader(f, maxPasswd))
 }
 
 // exec tells the parent we are ready, waits for `start` on the exec FIFO and execs the user's process.
