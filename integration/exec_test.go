@@ -651,18 +651,7 @@ func TestExecInitChoice(t *testing.T) {
 func TestExecUserAndTimeNamespaces(t *testing.T) {
 	h := newHarness(t)
 	id := h.newID()
-	b := h.newBundle(id, sleeper(id), spWithNS(specs.UserNamespace, ""), spWithNS(specs.TimeNamespace, ""),
-		bundle.WithSpec(func(s *specs.Spec) {
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
-		}))
-	// The container's root is host uid 100000: it must reach the rootfs through the bundle's dirs.
-	for _, d := range []string{filepath.Dir(b.Dir), b.Dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := userTimeBundle(h, id, sleeper(id))
 	h.create(id, b)
 	t.Cleanup(func() { h.run("delete", "--force", id) })
 	h.start(id)

@@ -217,19 +217,7 @@ func TestNamespacesNew(t *testing.T) {
 func TestNamespaceUserAndTime(t *testing.T) {
 	h := newHarness(t)
 	id := h.newID()
-	b := h.newBundle(id, []string{"sh", "-c", `echo "uptime=$(cut -d' ' -f1 /proc/uptime)"; echo "uid=$(id -u)"`, id},
-		spWithNS(specs.UserNamespace, ""), spWithNS(specs.TimeNamespace, ""),
-		bundle.WithSpec(func(s *specs.Spec) {
-			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
-			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
-		}))
-	// The container's root is host uid 100000: it must reach the rootfs through the bundle's dirs.
-	for _, d := range []string{filepath.Dir(b.Dir), b.Dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := userTimeBundle(h, id, []string{"sh", "-c", `echo "uptime=$(cut -d' ' -f1 /proc/uptime)"; echo "uid=$(id -u)"`, id})
 	out, errOut, code := h.run("run", "--bundle", b.Dir, id)
 	if code != 0 {
 		t.Fatalf("user+time namespaces with timeOffsets: exit %d: %s", code, strings.TrimSpace(errorMessage(errOut)))
@@ -245,6 +233,25 @@ func TestNamespaceUserAndTime(t *testing.T) {
 	if f["uid"] != "0" {
 		t.Errorf("id -u = %q, want 0", f["uid"])
 	}
+}
+
+// userTimeBundle is a bundle running args in new user and time namespaces: container root is host
+// uid/gid 100000 (65536 ids mapped), and boottime is 10 days ahead.
+func userTimeBundle(h *harness, id string, args []string) *bundle.Bundle {
+	h.t.Helper()
+	b := h.newBundle(id, args, spWithNS(specs.UserNamespace, ""), spWithNS(specs.TimeNamespace, ""),
+		bundle.WithSpec(func(s *specs.Spec) {
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {Secs: 10 * 86400}}
+		}))
+	// The container's root is host uid 100000: it must reach the rootfs through the bundle's dirs.
+	for _, d := range []string{filepath.Dir(b.Dir), b.Dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return b
 }
 
 func hostUptime(t *testing.T) float64 {
