@@ -93,9 +93,9 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		var fb hsync.Bootstrap
 		fb.Exec(fast)
 		if len(fb.Bytes()) > maxExecBoot {
-			fast = nil
+			fast = nil // nsenter reads one bootstrap packet of at most 64 KiB
 		} else {
-			b.Exec(fast)
+			b.Append(&fb)
 		}
 	}
 	if fast != nil {

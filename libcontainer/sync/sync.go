@@ -210,6 +210,9 @@ func (b *Bootstrap) OOMScoreAdj(v int) { b.record(BootOOMScore, []byte(fmt.Sprin
 // TimeOffsets sets the text written to /proc/self/timens_offsets.
 func (b *Bootstrap) TimeOffsets(s string) { b.record(BootTimeNS, []byte(s)) }
 
+// Append adds o's records.
+func (b *Bootstrap) Append(o *Bootstrap) { b.buf = append(b.buf, o.buf...) }
+
 // Bytes returns the encoded message.
 func (b *Bootstrap) Bytes() []byte { return b.buf }
 
