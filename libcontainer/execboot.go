@@ -25,6 +25,11 @@ func execBoot(proc *specs.Process, prog *seccomp.Program, preserve int) *hsync.E
 	if os.Getenv(execInitEnv) == "go" {
 		return nil
 	}
+	// The C init's fixed tables: MAX_ARGS arguments and as many environment entries (one more for
+	// HOME), MAX_RLIMITS rlimits, 65536 groups.
+	if len(proc.Args) > 4096 || len(proc.Env) > 4095 || len(proc.Rlimits) > 32 || len(proc.User.AdditionalGids) > 65536 {
+		return nil
+	}
 	if len(proc.Args) == 0 || proc.Terminal || proc.ApparmorProfile != "" || proc.SelinuxLabel != "" ||
 		proc.Scheduler != nil || proc.IOPriority != nil || proc.ExecCPUAffinity != nil ||
 		(prog != nil && prog.Notify) {
