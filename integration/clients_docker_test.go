@@ -183,17 +183,7 @@ func TestClientDocker(t *testing.T) {
 			t.Errorf("husk state of the docker container: %v", err)
 		}
 
-		r := d.run(clCmd{}, "exec", id, "sh", "-c", `echo exec-$$; cat /proc/1/cmdline | tr '\0' ' '; echo; exit 5`)
-		if r.code != 5 {
-			t.Errorf("docker exec exit code = %d, want 5 (stderr %q)", r.code, r.err)
-		}
-		if l := nonEmptyLines(r.out); len(l) != 2 || l[0] == "exec-1" || !strings.Contains(l[1], "trap") {
-			t.Errorf("exec stdout = %q, want exec-<pid> and the container's pid 1 command", r.out)
-		}
-		r = d.run(clCmd{tty: true}, "exec", "-t", id, "tty")
-		if r.code != 0 || !regexp.MustCompile(`/dev/pts/\d+`).MatchString(r.out) {
-			t.Errorf("docker exec -t: exit %d, stdout %q, want a /dev/pts terminal", r.code, r.out)
-		}
+		clCheckExec(t, "docker", d.run, id)
 
 		d.must("pause", id)
 		if st := clReadCgroup(t, "freezer", cg, "freezer.state"); st != "FROZEN" {
@@ -208,7 +198,7 @@ func TestClientDocker(t *testing.T) {
 		// show up inside the container, and the cpu shares stay as they are.
 		shares := clReadCgroup(t, "cpu", cg, "cpu.shares")
 		d.must("update", "--memory", "64m", "--memory-swap", "128m", id)
-		r = d.run(clCmd{}, "exec", id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+		r := d.run(clCmd{}, "exec", id, "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 		if strings.TrimSpace(r.out) != "67108864" {
 			t.Errorf("memory limit seen inside the container after update = %q, want 67108864", r.out)
 		}

@@ -250,17 +250,7 @@ func TestClientPodman(t *testing.T) {
 			t.Errorf("husk state of the podman container: %v", err)
 		}
 
-		r := p.run(clCmd{}, "exec", id, "sh", "-c", `echo exec-$$; cat /proc/1/cmdline | tr '\0' ' '; echo; exit 5`)
-		if r.code != 5 {
-			t.Errorf("podman exec exit code = %d, want 5 (stderr %q)", r.code, r.err)
-		}
-		if l := nonEmptyLines(r.out); len(l) != 2 || l[0] == "exec-1" || !strings.Contains(l[1], "trap") {
-			t.Errorf("exec stdout = %q, want exec-<pid> and the container's pid 1 command", r.out)
-		}
-		r = p.run(clCmd{tty: true}, "exec", "-t", id, "tty")
-		if r.code != 0 || !regexp.MustCompile(`/dev/pts/\d+`).MatchString(r.out) {
-			t.Errorf("podman exec -t: exit %d, stdout %q, want a /dev/pts terminal", r.code, r.out)
-		}
+		clCheckExec(t, "podman", p.run, id)
 
 		p.must("pause", id)
 		if st := strings.TrimSpace(p.must("inspect", "--format", "{{.State.Status}}", id)); st != "paused" {

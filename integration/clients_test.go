@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -535,4 +536,21 @@ func clRemoveIfNew(t *testing.T, dir string, subdirs ...string) {
 		}
 		_ = os.Remove(dir)
 	})
+}
+
+// clCheckExec checks a client's exec into the running container id (whose pid 1 runs a trap loop):
+// the exit code and output of a plain exec, and a terminal with exec -t.
+func clCheckExec(t *testing.T, client string, run func(clCmd, ...string) clResult, id string) {
+	t.Helper()
+	r := run(clCmd{}, "exec", id, "sh", "-c", `echo exec-$$; cat /proc/1/cmdline | tr '\0' ' '; echo; exit 5`)
+	if r.code != 5 {
+		t.Errorf("%s exec exit code = %d, want 5 (stderr %q)", client, r.code, r.err)
+	}
+	if l := nonEmptyLines(r.out); len(l) != 2 || l[0] == "exec-1" || !strings.Contains(l[1], "trap") {
+		t.Errorf("%s exec stdout = %q, want exec-<pid> and the container's pid 1 command", client, r.out)
+	}
+	r = run(clCmd{tty: true}, "exec", "-t", id, "tty")
+	if r.code != 0 || !regexp.MustCompile(`/dev/pts/\d+`).MatchString(r.out) {
+		t.Errorf("%s exec -t: exit %d, stdout %q, want a /dev/pts terminal", client, r.code, r.out)
+	}
 }
