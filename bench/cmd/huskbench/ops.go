@@ -79,10 +79,7 @@ func (b *bench) opRunOnce(kind string, c contender) {
 	}
 	b.live.add(id, liveContainer{c: c, inst: inst})
 	argv := c.argv("run", "--bundle", inst.Dir, id)
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
+	res, err := b.runOK(argv)
 	if err != nil {
 		b.fail(opRun, kind, c, err)
 		b.forceDelete(id)
@@ -95,13 +92,19 @@ func (b *bench) opRunOnce(kind string, c contender) {
 	}
 }
 
-// step runs one runtime command and records its duration under op, when op
-// is not empty. It returns false when the command failed.
-func (b *bench) step(op, kind string, c contender, argv []string) bool {
+// runOK runs argv to its exit; a failure to run it and an unsuccessful exit are both errors.
+func (b *bench) runOK(argv []string) (cmdResult, error) {
 	res, err := b.r.run(argv, b.timeout)
 	if err == nil {
 		err = res.err(argv)
 	}
+	return res, err
+}
+
+// step runs one runtime command and records its duration under op, when op
+// is not empty. It returns false when the command failed.
+func (b *bench) step(op, kind string, c contender, argv []string) bool {
+	res, err := b.runOK(argv)
 	if err != nil {
 		if op == "" {
 			op = filepath.Base(argv[3])
@@ -140,10 +143,7 @@ func (b *bench) create(kind string, c contender, record int) (string, int, bool)
 	if record == recordRSS {
 		argv = append([]string{b.rsswrap, rssFile}, argv...)
 	}
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
+	res, err := b.runOK(argv)
 	if err != nil {
 		b.fail(opCreate, kind, c, err)
 		b.forceDelete(id)
@@ -203,10 +203,7 @@ func (b *bench) opLifecycle(kind string, c contender) {
 	}
 	begin := time.Now()
 	argv := c.argv("kill", id, "9")
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
+	res, err := b.runOK(argv)
 	if err != nil {
 		b.fail(opKill, kind, c, err)
 		b.forceDelete(id)
@@ -266,10 +263,7 @@ func (b *bench) forceDelete(id string) {
 		return
 	}
 	argv := lc.c.argv("delete", "--force", id)
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
+	_, err := b.runOK(argv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "huskbench: cleanup of %s: %v\n", id, err)
 	}
@@ -414,10 +408,7 @@ func (b *bench) opStrace(strace, kind string, c contender) {
 		b.live.add(id, liveContainer{c: c, inst: inst})
 		argv = append([]string{strace, "-f", "-c", "-o", out}, c.argv("run", "--bundle", inst.Dir, id)...)
 	}
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
+	_, err := b.runOK(argv)
 	if id != "" {
 		if err != nil {
 			b.forceDelete(id)
@@ -469,11 +460,7 @@ func (b *bench) opMemLimit(c contender, limit int64) memLimitRow {
 	}
 	b.live.add(id, liveContainer{c: c, inst: inst})
 	argv := c.argv("run", "--bundle", inst.Dir, id)
-	res, err := b.r.run(argv, b.timeout)
-	if err == nil {
-		err = res.err(argv)
-	}
-	if err != nil {
+	if _, err = b.runOK(argv); err != nil {
 		row.Error = err.Error()
 		b.forceDelete(id)
 		return row
