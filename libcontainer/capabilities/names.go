@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // names maps capability numbers to their names; the index is the number.
@@ -93,8 +94,11 @@ func Parse(name string) (int, error) {
 }
 
 // LastCap returns the highest capability number the running kernel knows,
-// from /proc/sys/kernel/cap_last_cap.
-func LastCap() (int, error) {
+// from /proc/sys/kernel/cap_last_cap, read once per process (FromSpec and
+// ApplyBounding both need it).
+func LastCap() (int, error) { return lastCap() }
+
+var lastCap = sync.OnceValues(func() (int, error) {
 	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return -1, fmt.Errorf("read cap_last_cap: %w", err)
@@ -104,4 +108,4 @@ func LastCap() (int, error) {
 		return -1, fmt.Errorf("parse cap_last_cap: %w", err)
 	}
 	return n, nil
-}
+})

@@ -1,9 +1,9 @@
 package initproc
 
 import (
-	"io"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
