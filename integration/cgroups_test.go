@@ -641,3 +641,28 @@ func TestCgroupTinyMemoryLimit(t *testing.T) {
 		t.Fatalf("memory hog under a %d-byte limit: exit %d (%s), want 137 (OOM-killed)", limit, code, errOut)
 	}
 }
+
+// TestCgroupPidsLimitOne: a pids limit of 1 admits the container's own process. init joins the pids
+// cgroup before it starts, but the limit is written once init is set up, so its Go runtime's threads
+// are not refused. A second process is refused: exec fails with a clear error and leaves nothing.
+func TestCgroupPidsLimitOne(t *testing.T) {
+	one := cgResources(func(r *specs.LinuxResources) { r.Pids = &specs.LinuxPids{Limit: i64p(1)} })
+	h := newHarness(t)
+	for i := 0; i < 3; i++ {
+		id := h.newID()
+		b := h.newBundle(id, []string{"true", id}, one)
+		if _, errOut, code := h.run("run", "--bundle", b.Dir, id); code != 0 {
+			t.Fatalf("run %d of true under pids.max 1: exit %d, stderr %s", i, code, errOut)
+		}
+	}
+	id := h.newID()
+	cgStarted(h, id, h.newBundle(id, []string{"sh", "-c", "exec sleep 100000", id}, one))
+	cgExpect(t, "pids", id, "pids.max", "1")
+	cgExpect(t, "pids", id, "cgroup.procs", strconv.Itoa(h.state(id).Pid))
+	_, errOut, code := h.run("exec", id, "true")
+	if code == 0 || !strings.Contains(errOut, "clone container init: Resource temporarily unavailable") {
+		t.Errorf("exec under pids.max 1: exit %d, stderr %q; want a refused clone", code, errOut)
+	}
+	cgExpect(t, "pids", id, "cgroup.procs", strconv.Itoa(h.state(id).Pid))
+	h.mustRun("delete", "--force", id)
+}

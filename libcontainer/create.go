@@ -133,11 +133,51 @@ func (p *parent) run() error {
 	if err != nil {
 		return err
 	}
-	// Without a cgroup namespace (which nsenter creates, so it must come after the move), the move of
-	// init into the cgroup overlaps init's own set-up: on cgroup v1 the first cgroup.procs write
-	// waits for an RCU grace period (~10 ms). The move always completes before hooks run and before
-	// create returns, so no code of the container runs outside its cgroup.
-	p.lateCgroup = !hasNamespace(spec, specs.CgroupNamespace)
+	// Memory and pids limits wait until init has set itself up (what init allocates would be charged
+	// to the container, and its Go runtime's threads count as tasks: small limits would kill init).
+	// They are written before create returns, so before any code of the container runs.
+	early, late := splitLateResources(res)
+	p.lateRes = late
+	cgroupNS := hasNamespace(spec, specs.CgroupNamespace)
+	v1Dirs := selfJoinDirs(p.cg, p.o.Rootless, "")
+	switch {
+	case v1Dirs != nil || p.cloneIntoDir() != "":
+		// The cgroup exists and holds its limits before the process enters it, and the process enters
+		// it before it creates any namespace: on cgroup v1 nsenter's stage 0 moves itself (no RCU grace
+		// period, see sync.JoinCgroup), on cgroup v2 it is cloned into it (CLONE_INTO_CGROUP).
+		if err := p.cg.Apply(0); err != nil {
+			return err
+		}
+		if err := p.setResources(early); err != nil {
+			return err
+		}
+		if v1Dirs != nil {
+			// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the
+			// limit is set, so that none of its set-up is charged to the container: a limit of a few
+			// hundred KiB is then enough for the user's process. (Not with a cgroup namespace: its
+			// root is taken from the cgroups stage 0 is in when it creates the namespace.)
+			except := ""
+			if !cgroupNS && smallMemoryLimit(late) && p.cg.(cgroups.Splitter).HasController("memory") {
+				except, p.memoryLast = "memory", true
+			}
+			var cb hsync.Bootstrap
+			for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
+				cb.JoinCgroup(dir)
+			}
+			boot = append(cb.Bytes(), boot...)
+			p.joined = true
+		}
+	default:
+		// systemd and rootless husk: the parent moves init. Without a cgroup namespace (which nsenter
+		// creates, so it must come after the move), the move overlaps init's own set-up, and always
+		// completes before hooks run and before create returns.
+		p.lateCgroup = !cgroupNS
+		if p.lateCgroup && late != nil && late.Memory != nil {
+			if s, ok := p.cg.(cgroups.Splitter); ok && s.HasController("memory") {
+				p.memoryLast = true
+			}
+		}
+	}
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
@@ -151,24 +191,11 @@ func (p *parent) run() error {
 		return err
 	}
 	if p.lateCgroup {
-		// The memory limit waits until init has set itself up: what init allocates after the move is
-		// charged to the container, and a small limit applied earlier would kill init during set-up.
-		// It is applied before create returns, so before any code of the container runs. On cgroup
-		// v1, init joins the memory hierarchy only after the limit is set, so that none of its set-up
-		// is charged to the container: a limit of a few hundred KiB is enough for the user's process.
-		early := res
-		if res != nil && res.Memory != nil {
-			cp := *res
-			cp.Memory = nil
-			early, p.lateMemory = &cp, &specs.LinuxResources{Memory: res.Memory}
-			if s, ok := p.cg.(cgroups.Splitter); ok && s.HasController("memory") {
-				p.memoryLast = true
-			}
-		}
 		p.attachLate(early)
-	} else if res != nil {
-		// The limits apply once init is in place, as runc does.
-		if err := p.setResources(res); err != nil {
+	} else if !p.joined && p.cloneIntoDir() == "" && early != nil {
+		// Moved by the parent before the bootstrap (a cgroup namespace): the limits apply once init is
+		// in place, as runc does.
+		if err := p.setResources(early); err != nil {
 			return err
 		}
 	}
@@ -304,8 +331,8 @@ func (p *parent) configure() error {
 			if err := p.waitAttached(); err != nil {
 				return err
 			}
-			if p.lateMemory != nil {
-				if err := p.setResources(p.lateMemory); err != nil {
+			if p.lateRes != nil {
+				if err := p.setResources(p.lateRes); err != nil {
 					return err
 				}
 			}
@@ -367,6 +394,32 @@ func validateLSM(proc *specs.Process) error {
 		}
 	}
 	return nil
+}
+
+// splitLateResources splits res into what applies before init runs and the memory and pids limits,
+// which apply once init is set up (late is nil when res sets neither).
+func splitLateResources(res *specs.LinuxResources) (early, late *specs.LinuxResources) {
+	if res == nil || (res.Memory == nil && res.Pids == nil) {
+		return res, nil
+	}
+	cp := *res
+	late = &specs.LinuxResources{Memory: res.Memory, Pids: res.Pids}
+	cp.Memory, cp.Pids = nil, nil
+	return &cp, late
+}
+
+// memoryLastBelow is the memory limit under which, on cgroup v1, init joins the memory hierarchy
+// only once it is set up (a second cgroup migration, which waits for an RCU grace period). Above it,
+// what init's set-up is charged (about 2-3 MiB) leaves the container most of its limit.
+const memoryLastBelow = 64 << 20
+
+// smallMemoryLimit tells whether late sets a memory or memory+swap limit below memoryLastBelow.
+func smallMemoryLimit(late *specs.LinuxResources) bool {
+	if late == nil || late.Memory == nil {
+		return false
+	}
+	small := func(v *int64) bool { return v != nil && *v > 0 && *v < memoryLastBelow }
+	return small(late.Memory.Limit) || small(late.Memory.Swap)
 }
 
 func hasNamespace(spec *specs.Spec, t specs.LinuxNamespaceType) bool {

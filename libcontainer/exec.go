@@ -105,10 +105,20 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	}
 	ph := newPhases("exec")
 	defer ph.done()
-	// Where the process cannot be cloned into its cgroup (cgroup v1), it is moved there while its Go
-	// side starts; it waits for the move before anything that depends on it.
-	p.lateCgroup = p.cloneIntoDir() == ""
-	if err := p.spawn(b.Bytes(), nil); err != nil {
+	// Into the container's cgroup before anything else runs: on cgroup v1 nsenter's stage 0 moves
+	// itself (sync.JoinCgroup), on cgroup v2 the process is cloned into it. Otherwise (rootless husk
+	// on cgroup v1) it is moved there while its Go side starts, and waits for the move before
+	// anything that depends on it.
+	boot := b.Bytes()
+	if dirs := selfJoinDirs(p.cg, c.Rootless, ""); dirs != nil {
+		var cb hsync.Bootstrap
+		for _, dir := range dirs {
+			cb.JoinCgroup(dir)
+		}
+		boot, p.joined = append(cb.Bytes(), boot...), true
+	}
+	p.lateCgroup = !p.joined && p.cloneIntoDir() == ""
+	if err := p.spawn(boot, nil); err != nil {
 		return 0, err
 	}
 	if p.lateCgroup {

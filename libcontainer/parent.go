@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +47,8 @@ type parent struct {
 	execProc    *specs.Process
 	seccomp     *seccomp.Program      // compiled in the parent; init only loads it
 	lateCgroup  bool                  // the process is moved into the cgroup while it sets up
-	lateMemory  *specs.LinuxResources // create: the memory limit, applied once init is ready
+	joined      bool                  // cgroup v1: nsenter's stage 0 joins the cgroups itself (sync.JoinCgroup)
+	lateRes     *specs.LinuxResources // create: the memory and pids limits, applied once init is ready
 	memoryLast  bool                  // create on cgroup v1: init joins the memory hierarchy after that
 	attached    chan error            // the result of that move (nil once collected)
 }
@@ -142,9 +144,9 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 			return fmt.Errorf("set initial cpu affinity: %w", err)
 		}
 	}
-	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless
-	// create moves the init itself later, see lateCgroup).
-	if !p.lateCgroup && !cloned {
+	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless it
+	// joins itself, or create moves the init later: joined, lateCgroup).
+	if !p.lateCgroup && !cloned && !p.joined {
 		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
 			return err
 		}
@@ -158,10 +160,11 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	return err
 }
 
-// cloneIntoDir is the cgroup v2 directory an exec'd process is cloned into ("" when not applicable:
-// create, which moves its init while it sets up, and cgroup v1, which has no CLONE_INTO_CGROUP).
+// cloneIntoDir is the cgroup v2 directory the process is cloned into ("" when not applicable: cgroup
+// v1, which has no CLONE_INTO_CGROUP; and for create, rootless husk and the systemd driver, which
+// moves init into the unit it creates).
 func (p *parent) cloneIntoDir() string {
-	if p.o != nil {
+	if p.o != nil && (p.o.Systemd || p.o.Rootless) {
 		return ""
 	}
 	if sub, ok := p.cg.(*subCgroups); ok {
@@ -229,6 +232,40 @@ func (p *parent) waitInitPid() error {
 			return fmt.Errorf("sync: unexpected %q from nsenter", m.Type)
 		}
 	}
+}
+
+// selfJoinDirs lists the cgroup v1 directories nsenter's stage 0 joins by itself (sync.JoinCgroup):
+// all but the one holding controller except (if not ""). It is nil where the process is moved or
+// cloned by the parent instead: cgroup v2 and systemd, and rootless husk, whose v1 manager leaves out
+// the hierarchies it has no permission on when it moves the process.
+func selfJoinDirs(cg cgroups.Manager, rootless bool, except string) []string {
+	if rootless {
+		return nil
+	}
+	if sub, ok := cg.(*subCgroups); ok {
+		if _, v1 := sub.Manager.(cgroups.Splitter); !v1 {
+			return nil
+		}
+		return sub.dirs
+	}
+	if _, v1 := cg.(cgroups.Splitter); !v1 {
+		return nil
+	}
+	paths := cg.Paths()
+	skip := ""
+	if except != "" {
+		skip = paths[except]
+	}
+	seen := map[string]bool{}
+	dirs := []string{}
+	for _, dir := range paths {
+		if dir != skip && !seen[dir] {
+			seen[dir] = true
+			dirs = append(dirs, dir)
+		}
+	}
+	sort.Strings(dirs)
+	return dirs
 }
 
 // attachLate moves the container process into its cgroup (and applies res) in the background, while

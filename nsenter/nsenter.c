@@ -2,7 +2,9 @@
 //
 // Stage 0 (this process, started by the parent as `husk init`):
 //   1. read one bootstrap message from the sync socket (fd in _HUSK_INITPIPE);
-//   2. write oom_score_adj (before any user namespace, while we still hold host privileges);
+//   2. join the cgroup v1 directories listed, by writing "0" to their tasks files (a single-threaded
+//      process moving itself: no RCU grace period, unlike the parent's write of a pid to cgroup.procs);
+//      write oom_score_adj (before any user namespace, while we still hold host privileges);
 //   3. open every namespace path to join, then join the user namespace first and the rest after;
 //   4. unshare(CLONE_NEWUSER) if asked, and ask the parent to write uid_map/gid_map ({"type":"usermap"});
 //   5. unshare every other new namespace, write the time namespace offsets;
@@ -43,9 +45,11 @@ enum {
 	BOOT_TIMENS = 4,      // text written to /proc/self/timens_offsets
 	BOOT_PIDFD = 5,       // uint32 fd + uint32 clone flags: join these namespaces of a pidfd (exec)
 	BOOT_EXEC = 6,        // records of the exec'd process: set it up and exec it in C (execinit.c)
+	BOOT_CGROUP = 7,      // NUL-terminated path: a cgroup v1 directory to join (its tasks file gets "0")
 };
 
 #define MAX_NS 16
+#define MAX_CGROUPS 32
 #define MAX_BOOT (64 * 1024)
 
 static int syncfd = -1;
@@ -172,6 +176,8 @@ void husk_nsenter(void)
 	uint32_t pidfd_flags = 0;
 	const char *exec_blob = NULL;
 	size_t exec_len = 0;
+	const char *cgroup_dir[MAX_CGROUPS];
+	int ncg = 0;
 
 	for (ssize_t off = 0; off + 8 <= n;) {
 		uint32_t type, len;
@@ -220,11 +226,32 @@ void husk_nsenter(void)
 			exec_blob = val;
 			exec_len = len;
 			break;
+		case BOOT_CGROUP:
+			if (len < 2 || val[0] != '/' || val[len - 1] != 0 || ncg == MAX_CGROUPS) {
+				errno = 0;
+				bail("bad cgroup record");
+			}
+			cgroup_dir[ncg++] = val;
+			break;
 		default:
 			errno = 0;
 			bail("unknown bootstrap record %u", type);
 		}
 		off += len;
+	}
+
+	// Into the container's cgroups first, in the host's namespaces, before anything we fork. "0" moves
+	// the writing thread, which is the whole process here: the Go runtime has not started.
+	for (int i = 0; i < ncg; i++) {
+		char path[4096];
+		if (snprintf(path, sizeof(path), "%s/tasks", cgroup_dir[i]) >= (int)sizeof(path)) {
+			errno = ENAMETOOLONG;
+			bail("join cgroup %s", cgroup_dir[i]);
+		}
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1)
+			bail("join cgroup %s", cgroup_dir[i]);
+		close(fd);
 	}
 
 	if (oom && oomlen)

@@ -3,7 +3,8 @@
 // named by _HUSK_INITPIPE. Every message is one packet; after the bootstrap, every packet is a JSON Msg.
 //
 //	step  from          to            message              meaning
-//	 1    parent        nsenter (C)   bootstrap (binary)   namespaces to create/join, oom_score_adj, time offsets
+//	 1    parent        nsenter (C)   bootstrap (binary)   cgroup v1 directories to join, namespaces to
+//	                                                       create/join, oom_score_adj, time offsets
 //	 2    nsenter       parent        usermap {pid}        a user namespace was created: write pid's uid/gid maps
 //	 3    parent        nsenter       usermap-done         maps written
 //	 4    nsenter       parent        pid {pid}            the container init's host pid; stage 0 exits
@@ -68,6 +69,7 @@ const (
 	BootTimeNS     = 4
 	BootPidfd      = 5
 	BootExec       = 6
+	BootCgroup     = 7
 )
 
 // Records inside a BootExec record; nsenter/execinit.c reads them.
@@ -209,6 +211,12 @@ func (b *Bootstrap) OOMScoreAdj(v int) { b.record(BootOOMScore, []byte(fmt.Sprin
 
 // TimeOffsets sets the text written to /proc/self/timens_offsets.
 func (b *Bootstrap) TimeOffsets(s string) { b.record(BootTimeNS, []byte(s)) }
+
+// JoinCgroup makes nsenter's stage 0 move itself into the cgroup v1 directory dir, by writing "0" to its
+// tasks file, before it creates or joins any namespace. A single-threaded process moving itself skips
+// the kernel's global threadgroup lock, whose first writer waits for an RCU grace period (5-15 ms);
+// the parent's write of a pid to cgroup.procs always takes it. What stage 0 forks inherits the cgroup.
+func (b *Bootstrap) JoinCgroup(dir string) { b.record(BootCgroup, append([]byte(dir), 0)) }
 
 // Append adds o's records.
 func (b *Bootstrap) Append(o *Bootstrap) { b.buf = append(b.buf, o.buf...) }
