@@ -368,10 +368,7 @@ func (p *parent) finish() error {
 // abort undoes a failed create: kill what was started, remove the cgroup and the state directory.
 func (p *parent) abort() {
 	p.waitAttached() // never destroy the cgroup while it is still being set up
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	}
+	p.killStage0()
 	if p.initPid > 0 {
 		unix.Kill(p.initPid, unix.SIGKILL)
 		var ws unix.WaitStatus

@@ -200,10 +200,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 // abortExec kills and reaps what a failed exec started; the container itself is left alone.
 func (p *parent) abortExec() {
 	p.waitAttached()
-	if p.cmd != nil && p.cmd.Process != nil {
-		p.cmd.Process.Kill()
-		p.cmd.Wait()
-	}
+	p.killStage0()
 	if p.initPid > 0 {
 		unix.Kill(p.initPid, unix.SIGKILL)
 		var ws unix.WaitStatus

@@ -8,8 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +34,7 @@ type parent struct {
 	c       *Container
 	o       *CreateOpts // create only
 	cg      cgroups.Manager
-	cmd     *exec.Cmd
+	stage0  int // pid of `husk init` (nsenter's stage 0) until it is reaped
 	sock    *hsync.Conn
 	initPid int
 	files   []*os.File // closed when create ends
@@ -76,23 +76,20 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	p.sock = sock
 	p.files = append(p.files, sock.File())
 	defer child.Close()
-	cmd := &exec.Cmd{
-		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:   []string{"husk", "init"},
-		Stdin:  os.Stdin,
-		Stdout: os.Stdout,
-		Stderr: os.Stderr,
-		Env:    []string{"GOMAXPROCS=1"},
-	}
+	path := fmt.Sprintf("/proc/self/fd/%d", exe.Fd())
+	args := []string{"husk", "init"}
+	env := []string{"GOMAXPROCS=1"}
+	dir := ""
 	if p.o != nil {
-		cmd.Dir = p.c.Bundle // relative bind-mount sources are relative to the bundle, as with runc
+		dir = p.c.Bundle // relative bind-mount sources are relative to the bundle, as with runc
 	}
+	files := []uintptr{0, 1, 2}
 	for i := 0; i < p.preserveFDs; i++ {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(3+i), "preserved"))
+		files = append(files, uintptr(3+i))
 	}
-	add := func(env string, f *os.File) {
-		cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-		cmd.Env = append(cmd.Env, env+"="+strconv.Itoa(2+len(cmd.ExtraFiles)))
+	add := func(name string, f *os.File) {
+		files = append(files, f.Fd())
+		env = append(env, name+"="+strconv.Itoa(len(files)-1))
 	}
 	add("_HUSK_INITPIPE", child)
 	for _, e := range extra {
@@ -107,47 +104,50 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	}
 	if p.pidfdChild >= 0 {
 		// exec: the pidfd of the container's init travels as the next fd; nsenter joins through it.
-		boot = append(boot, pidfdRecord(2+len(cmd.ExtraFiles)+1, p.pidfdFlags)...)
-		cmd.ExtraFiles = append(cmd.ExtraFiles, os.NewFile(uintptr(p.pidfdChild), "pidfd"))
+		boot = append(boot, pidfdRecord(len(files), p.pidfdFlags)...)
+		files = append(files, uintptr(p.pidfdChild))
 	}
 	ph.mark("seal")
-	// exec on cgroup v2: clone3(CLONE_INTO_CGROUP) puts the process in its cgroup as it is born, with
-	// no migration afterwards.
-	cloned := false
-	if dir := p.cloneIntoDir(); dir != "" {
-		if fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+	// On cgroup v2, clone3(CLONE_INTO_CGROUP) puts the process in its cgroup as it is born, with no
+	// migration afterwards.
+	var sys *syscall.SysProcAttr
+	if cgDir := p.cloneIntoDir(); cgDir != "" {
+		if fd, err := unix.Open(cgDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
 			defer unix.Close(fd)
-			cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
-			cloned = true
+			sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
 		}
 	}
-	err = cmd.Start()
-	if err != nil && cloned {
+	// syscall.ForkExec rather than os/exec: os.StartProcess first probes pidfd support with a
+	// throw-away vfork'd child, once per process, so on every create and exec.
+	attr := &syscall.ProcAttr{Dir: dir, Env: env, Files: files, Sys: sys}
+	pid, err := syscall.ForkExec(path, args, attr)
+	cloned := err == nil && sys != nil
+	if err != nil && sys != nil {
 		// A kernel or seccomp policy without clone3: start it plainly, and move it below.
-		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Stdin: cmd.Stdin, Stdout: cmd.Stdout,
-			Stderr: cmd.Stderr, Env: cmd.Env, Dir: cmd.Dir, ExtraFiles: cmd.ExtraFiles}
-		cloned = false
-		err = cmd.Start()
+		attr.Sys = nil
+		pid, err = syscall.ForkExec(path, args, attr)
 	}
+	runtime.KeepAlive(child)
+	runtime.KeepAlive(extra)
 	if err != nil {
 		return fmt.Errorf("start container init: %w", err)
 	}
 	ph.mark("start")
-	p.cmd = cmd
+	p.stage0 = pid
 	// execCPUAffinity.initial holds until the process is in the container's cgroup; init applies final.
 	if a := p.process().ExecCPUAffinity; a != nil && a.Initial != "" {
 		set, err := procattr.ParseCPUList(a.Initial)
 		if err != nil {
 			return err
 		}
-		if err := unix.SchedSetaffinity(cmd.Process.Pid, set); err != nil {
+		if err := unix.SchedSetaffinity(pid, set); err != nil {
 			return fmt.Errorf("set initial cpu affinity: %w", err)
 		}
 	}
 	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless it
 	// joins itself, or create moves the init later: joined, lateCgroup).
 	if !p.lateCgroup && !cloned && !p.joined {
-		if err := p.cg.Apply(cmd.Process.Pid); err != nil {
+		if err := p.cg.Apply(pid); err != nil {
 			return err
 		}
 	}
@@ -178,6 +178,26 @@ func (p *parent) cloneIntoDir() string {
 		return paths[""]
 	}
 	return ""
+}
+
+// reapStage0 waits for nsenter's stage 0, which exits once it has forked the container process.
+func (p *parent) reapStage0() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(p.stage0, &ws, 0, nil)
+		if err != unix.EINTR {
+			p.stage0 = 0
+			return ws, err
+		}
+	}
+}
+
+// killStage0 kills and reaps nsenter's stage 0 if it is still there (a failed create or exec).
+func (p *parent) killStage0() {
+	if p.stage0 > 0 {
+		unix.Kill(p.stage0, unix.SIGKILL)
+		p.reapStage0()
+	}
 }
 
 // process is the process being started: the container's, or the exec'd one.
@@ -221,10 +241,13 @@ func (p *parent) waitInitPid() error {
 			}
 		case hsync.TypePid:
 			p.initPid = m.Pid
-			if err := p.cmd.Wait(); err != nil {
+			ws, err := p.reapStage0()
+			if err == nil && (!ws.Exited() || ws.ExitStatus() != 0) {
+				err = errors.New(waitText(ws))
+			}
+			if err != nil {
 				return fmt.Errorf("container init stage 0: %w", err)
 			}
-			p.cmd = nil
 			return nil
 		case hsync.TypeError:
 			return errors.New(m.Msg)
