@@ -5,7 +5,7 @@
 // only for processes whose every attribute is handled here: no terminal, LSM label, scheduler, I/O
 // priority, CPU affinity or seccomp notify listener), this file does what libcontainer/initproc does for
 // an exec, in the same order, and execs the process:
-//   setsid; wait for the parent (the cgroup move); HOME from /etc/passwd; rlimits; bounding set; groups,
+//   setsid; wait for the parent (it has our pid; rootless v1: the cgroup move); HOME from /etc/passwd; rlimits; bounding set; groups,
 //   gid, uid (keeping capabilities); chdir and the getcwd check; the PATH lookup; no_new_privs; umask;
 //   close-on-exec from 3+preserved; "ready"; seccomp and capabilities; execve.
 // Errors are reported as {"type":"error","msg":...} with the texts the Go init uses, and the process
@@ -382,9 +382,9 @@ void husk_exec_init(int syncfd, const char *blob, size_t bloblen)
 
 	if (setsid() < 0)
 		fail_errno(errno, "setsid");
-	// Wait for the parent before anything else: it says cgroup-done once we are in the container's
-	// cgroup (cgroup v1: it moves us while we start), so that no code runs outside it. (We do not ask:
-	// a message of ours could reach the parent before nsenter's "pid".)
+	// Wait for the parent before anything else: it says cgroup-done once it has our pid and we are in
+	// the container's cgroup (stage 0 joined it, or, rootless on cgroup v1, the parent moved us while
+	// we started). We do not ask: a message of ours could reach the parent before nsenter's "pid".
 	expect("cgroup-done");
 	const char *pathenv = NULL;
 	int has_home = 0;

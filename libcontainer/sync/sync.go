@@ -11,8 +11,11 @@
 //	 5    parent        init (Go)     config {Config}      everything init needs (the parent has saved state.json)
 //	 c    init          parent        cgroup               (before a cgroup mount) am I in the container's cgroup?
 //	 c'   parent        init          cgroup-done          yes: the parent's attach, overlapping init's work so
-//	                                                       far, is complete (create: attach runs while init
-//	                                                       sets up; it always completes before hooks/ready)
+//	                                                       far, is complete. Only where the parent moves the
+//	                                                       process (Config.LateCgroup: the systemd driver,
+//	                                                       rootless husk); otherwise stage 0 joined its cgroup
+//	                                                       v1 directories itself (BootCgroup) or was cloned
+//	                                                       into its v2 cgroup.
 //	 6    init          parent        hooks                rootfs mounted: run prestart + createRuntime hooks now
 //	 7    parent        init          hooks-done           hooks ran (an error ends the create instead)
 //	 8    init          parent        ready                set up, about to wait on the exec FIFO (exec: about
@@ -26,8 +29,9 @@
 //
 // exec through the C init (nsenter/execinit.c): the bootstrap also carries a BootExec record with the
 // whole process (ExecBoot); there is no config message. After step 4 the parent sends cgroup-done once
-// the process is in the container's cgroup and may run (the C init waits for it before anything
-// else), then reads ready, and EOF or error as above.
+// it has the process's pid and the process is in the container's cgroup (the C init waits for it
+// before anything else, so that its messages follow nsenter's pid), then reads ready, and EOF or error
+// as above.
 //
 // `husk start` releases init through the exec FIFO: init writes one byte and then execs the user process;
 // the FIFO's write end is close-on-exec, so `start` reads EOF when execve succeeded, or an error text
