@@ -29,6 +29,8 @@ type ExecOpts struct {
 // Exec starts o.Process in every namespace and the cgroup of the container and returns its host pid once
 // its execve succeeded. The process is the caller's child.
 func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
+	ph := newPhases("exec")
+	defer ph.done()
 	switch c.Status() {
 	case Stopped:
 		return 0, errors.New("cannot exec in a stopped container")
@@ -103,8 +105,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	} else {
 		logrus.Debug("exec: the process is set up by the Go init")
 	}
-	ph := newPhases("exec")
-	defer ph.done()
+	ph.mark("prepare")
 	// Into the container's cgroup before anything else runs: on cgroup v1 nsenter's stage 0 moves
 	// itself (sync.JoinCgroup), on cgroup v2 the process is cloned into it. Otherwise (rootless husk
 	// on cgroup v1) it is moved there while its Go side starts, and waits for the move before
