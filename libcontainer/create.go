@@ -142,13 +142,23 @@ func (p *parent) run() error {
 	v1Dirs := selfJoinDirs(p.cg, p.o.Rootless, "")
 	switch {
 	case v1Dirs != nil || p.cloneIntoDir() != "":
-		// The cgroup exists and holds its limits before the process enters it, and the process enters
-		// it before it creates any namespace: on cgroup v1 nsenter's stage 0 moves itself (no RCU grace
-		// period, see sync.JoinCgroup), on cgroup v2 it is cloned into it (CLONE_INTO_CGROUP).
-		if err := p.cg.Apply(0); err != nil {
-			return err
+		// The cgroup exists before the process starts, and the process enters it before it creates
+		// any namespace: on cgroup v1 nsenter's stage 0 moves itself (no RCU grace period, see
+		// sync.JoinCgroup), on cgroup v2 it is cloned into it (CLONE_INTO_CGROUP). The limits are
+		// written meanwhile, and are in place before init receives its configuration, so before it
+		// does anything for the container (device nodes included).
+		limits := func() error {
+			if err := p.cg.Apply(0); err != nil {
+				return err
+			}
+			p.setLimits(early)
+			return nil
 		}
-		if err := p.setResources(early); err != nil {
+		if v1Dirs != nil {
+			// Stage 0 needs the directories only once it has the bootstrap: they are created while
+			// it starts.
+			p.beforeBoot = limits
+		} else if err := limits(); err != nil {
 			return err
 		}
 		if v1Dirs != nil {
@@ -178,6 +188,7 @@ func (p *parent) run() error {
 			}
 		}
 	}
+	ph.mark("limits")
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
@@ -290,6 +301,11 @@ func (p *parent) configure() error {
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return err
+	}
+	if !p.lateCgroup {
+		if err := p.waitAttached(); err != nil { // the limits written by setLimits
+			return err
+		}
 	}
 	if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
 		return p.initFailed(err)

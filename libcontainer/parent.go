@@ -48,9 +48,10 @@ type parent struct {
 	seccomp     *seccomp.Program      // compiled in the parent; init only loads it
 	lateCgroup  bool                  // the process is moved into the cgroup while it sets up
 	joined      bool                  // cgroup v1: nsenter's stage 0 joins the cgroups itself (sync.JoinCgroup)
+	beforeBoot  func() error          // runs once husk init is started, before it gets the bootstrap
 	lateRes     *specs.LinuxResources // create: the memory and pids limits, applied once init is ready
 	memoryLast  bool                  // create on cgroup v1: init joins the memory hierarchy after that
-	attached    chan error            // the result of that move (nil once collected)
+	attached    chan error            // the result of that move, or of setLimits (nil once collected)
 }
 
 // extraFile is an fd handed to init, named by an environment variable.
@@ -152,6 +153,12 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		}
 	}
 	ph.mark("cgroup-apply")
+	if p.beforeBoot != nil {
+		if err := p.beforeBoot(); err != nil {
+			return err
+		}
+	}
+	ph.mark("before-boot")
 	if err := sock.SendRaw(boot); err != nil {
 		return p.initFailed(err)
 	}
@@ -307,6 +314,16 @@ func (p *parent) attachLate(res *specs.LinuxResources) {
 		}
 		p.attached <- err
 	}(p.cg, p.initPid)
+}
+
+// setLimits writes res in the background while the container's process starts; waitAttached
+// collects the result.
+func (p *parent) setLimits(res *specs.LinuxResources) {
+	if res == nil {
+		return
+	}
+	p.attached = make(chan error, 1)
+	go func() { p.attached <- p.setResources(res) }()
 }
 
 // setResources applies the container's resources. Rootless, where the cgroup tree is usually not ours
