@@ -78,7 +78,11 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			p.abortExec()
 		}
 	}()
-	if c.Config.Linux != nil && c.Config.Linux.Seccomp != nil {
+	sc, err := c.Seccomp()
+	if err != nil {
+		return 0, err
+	}
+	if sc != nil {
 		if p.seccomp, err = compileSeccomp(c.dir, c.Config); err != nil {
 			return 0, err
 		}

@@ -39,11 +39,16 @@ func TestStateConfigView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Config.Hostname != "" || l.Config.Linux.Resources != nil || l.Config.Mounts != nil {
-		t.Errorf("Load decoded more than the view: hostname %q, resources %v, %d mounts", l.Config.Hostname, l.Config.Linux.Resources, len(l.Config.Mounts))
+	if l.Config.Hostname != "" || l.Config.Linux.Resources != nil || l.Config.Mounts != nil || l.Config.Linux.Seccomp != nil {
+		t.Errorf("Load decoded more than the view: hostname %q, resources %v, %d mounts, seccomp %v", l.Config.Hostname,
+			l.Config.Linux.Resources, len(l.Config.Mounts), l.Config.Linux.Seccomp)
+	}
+	sc, err := l.Seccomp()
+	if err != nil || sc == nil || sc.ListenerPath != "/run/agent.sock" || l.Config.Linux.Seccomp != sc {
+		t.Errorf("Seccomp() = %+v, %v; want the profile, kept in Config", sc, err)
 	}
 	if !reflect.DeepEqual(l.Config.Process, spec.Process) || !reflect.DeepEqual(l.Config.Linux.Namespaces, spec.Linux.Namespaces) ||
-		l.Config.Linux.Seccomp.ListenerPath != "/run/agent.sock" || l.Config.Annotations["a"] != "b" || l.Config.Version != spec.Version {
+		l.Config.Annotations["a"] != "b" || l.Config.Version != spec.Version {
 		t.Errorf("the view lost fields: %+v", l.Config)
 	}
 	l.InitPid = 8
