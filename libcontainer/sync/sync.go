@@ -234,10 +234,17 @@ type Conn struct {
 }
 
 // NewPair returns the parent's end and the child's end (the latter without close-on-exec handling: the
-// caller passes it through ExtraFiles).
+// caller passes it through ExtraFiles). The parent's end is non-blocking, so that a Recv waiting for the
+// child parks in the Go runtime's poller: a goroutine blocked in a system call instead keeps the
+// runtime's sysmon thread polling every 20 µs or so.
 func NewPair() (parent *Conn, child *os.File, err error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
+		return nil, nil, fmt.Errorf("sync socketpair: %w", err)
+	}
+	if err := unix.SetNonblock(fds[1], false); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
 		return nil, nil, fmt.Errorf("sync socketpair: %w", err)
 	}
 	return &Conn{os.NewFile(uintptr(fds[0]), "sync-parent")}, os.NewFile(uintptr(fds[1]), "sync-child"), nil
@@ -277,16 +284,28 @@ var ErrClosed = errors.New("sync: peer closed the connection")
 
 // Recv reads one JSON message.
 func (c *Conn) Recv() (*Msg, error) {
-	fd := int(c.f.Fd())
-	var n int
-	var err error
-	for {
-		// Peek with MSG_TRUNC for the packet's size, so that no packet is ever truncated.
-		n, _, err = unix.Recvfrom(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
-		if err != unix.EINTR {
-			break
-		}
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("sync: receive: %w", err)
 	}
+	// recv calls recvfrom until it neither is interrupted nor would block (on a non-blocking socket the
+	// poller waits for the packet).
+	recv := func(buf []byte, flags int) (n int, err error) {
+		cerr := rc.Read(func(fd uintptr) bool {
+			for {
+				n, _, err = unix.Recvfrom(int(fd), buf, flags)
+				if err != unix.EINTR {
+					return err != unix.EAGAIN
+				}
+			}
+		})
+		if cerr != nil {
+			return 0, cerr
+		}
+		return n, err
+	}
+	// Peek with MSG_TRUNC for the packet's size, so that no packet is ever truncated.
+	n, err := recv(nil, unix.MSG_PEEK|unix.MSG_TRUNC)
 	if err == unix.ECONNRESET {
 		return nil, ErrClosed // the peer died with data unread: as good as closed
 	}
@@ -300,13 +319,7 @@ func (c *Conn) Recv() (*Msg, error) {
 		return nil, fmt.Errorf("sync: message of %d bytes is too large", n)
 	}
 	buf := make([]byte, n)
-	for {
-		n, _, err = unix.Recvfrom(fd, buf, 0)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if n, err = recv(buf, 0); err != nil {
 		return nil, fmt.Errorf("sync: receive: %w", err)
 	}
 	var m Msg
