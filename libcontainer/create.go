@@ -124,6 +124,11 @@ func (p *parent) run() error {
 	if p.seccomp, err = compileSeccomp(p.c.dir, spec); err != nil {
 		return err
 	}
+	if p.seccomp != nil {
+		if err := saveSeccompProgram(p.c.dir, p.seccomp); err != nil {
+			return err
+		}
+	}
 	ph.mark("seccomp")
 	fifo, err := p.makeFifo()
 	if err != nil {

@@ -78,14 +78,8 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			p.abortExec()
 		}
 	}()
-	sc, err := c.Seccomp()
-	if err != nil {
+	if p.seccomp, err = c.seccompProgram(); err != nil {
 		return 0, err
-	}
-	if sc != nil {
-		if p.seccomp, err = compileSeccomp(c.dir, c.Config); err != nil {
-			return 0, err
-		}
 	}
 	var b hsync.Bootstrap
 	b.CloneFlags(0)

@@ -1,7 +1,10 @@
 package libcontainer
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -34,6 +37,54 @@ func compileSeccomp(stateDir string, spec *specs.Spec) (*seccomp.Program, error)
 		return nil, fmt.Errorf("seccomp profile blocks a syscall husk's init makes after loading it: %w", err)
 	}
 	return prog, nil
+}
+
+// seccompFile holds the container's compiled seccomp program in its state directory: create saves it,
+// exec loads it instead of decoding, hashing and checking the profile again.
+const seccompFile = "seccomp.json"
+
+// saveSeccompProgram writes prog to the container's state directory (atomically, like state.json).
+func saveSeccompProgram(dir string, prog *seccomp.Program) error {
+	b, err := json.Marshal(prog)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+seccompFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save seccomp program: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, seccompFile)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("save seccomp program: %w", err)
+	}
+	return nil
+}
+
+// seccompProgram returns the container's compiled seccomp program (nil without a profile): the one
+// create saved, or, for a container created by an earlier husk, the profile compiled again.
+func (c *Container) seccompProgram() (*seccomp.Program, error) {
+	b, err := os.ReadFile(filepath.Join(c.dir, seccompFile))
+	if errors.Is(err, os.ErrNotExist) {
+		sc, err := c.Seccomp()
+		if err != nil || sc == nil {
+			return nil, err
+		}
+		return compileSeccomp(c.dir, c.Config)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read seccomp program: %w", err)
+	}
+	var prog seccomp.Program
+	if err := json.Unmarshal(b, &prog); err != nil {
+		return nil, fmt.Errorf("read seccomp program: %w", err)
+	}
+	if prog.Notify {
+		// serveSeccomp hands the listener to linux.seccomp.listenerPath.
+		if _, err := c.Seccomp(); err != nil {
+			return nil, err
+		}
+	}
+	return &prog, nil
 }
 
 // serveSeccomp receives a notify listener from init and delivers it to the spec's listenerPath.
