@@ -197,6 +197,9 @@ func (p *parent) run() error {
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
+	if err := p.endStage0(); err != nil {
+		return err
+	}
 	ph.mark("spawn+nsenter")
 	st, err := system.StartTime(p.initPid)
 	if err != nil {

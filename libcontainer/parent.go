@@ -199,6 +199,22 @@ func (p *parent) reapStage0() (unix.WaitStatus, error) {
 	}
 }
 
+// endStage0 reaps nsenter's stage 0 once it has reported the container process's pid; the caller
+// first sends what that process waits for, so that it need not wait for stage 0's exit too.
+func (p *parent) endStage0() error {
+	if p.stage0 <= 0 {
+		return nil
+	}
+	ws, err := p.reapStage0()
+	if err == nil && (!ws.Exited() || ws.ExitStatus() != 0) {
+		err = errors.New(waitText(ws))
+	}
+	if err != nil {
+		return fmt.Errorf("container init stage 0: %w", err)
+	}
+	return nil
+}
+
 // killStage0 kills and reaps nsenter's stage 0 if it is still there (a failed create or exec).
 func (p *parent) killStage0() {
 	if p.stage0 > 0 {
@@ -231,7 +247,8 @@ func (p *parent) consoleSocket() (*os.File, error) {
 	return f, nil
 }
 
-// waitInitPid serves nsenter's requests until it reports the init's pid, then reaps stage 0.
+// waitInitPid serves nsenter's requests until it reports the init's pid (stage 0 then exits: see
+// endStage0).
 func (p *parent) waitInitPid() error {
 	for {
 		m, err := p.sock.Recv()
@@ -248,13 +265,6 @@ func (p *parent) waitInitPid() error {
 			}
 		case hsync.TypePid:
 			p.initPid = m.Pid
-			ws, err := p.reapStage0()
-			if err == nil && (!ws.Exited() || ws.ExitStatus() != 0) {
-				err = errors.New(waitText(ws))
-			}
-			if err != nil {
-				return fmt.Errorf("container init stage 0: %w", err)
-			}
 			return nil
 		case hsync.TypeError:
 			return errors.New(m.Msg)
