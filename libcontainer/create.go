@@ -144,9 +144,10 @@ func (p *parent) run() error {
 	early, late := splitLateResources(res)
 	p.lateRes = late
 	cgroupNS := hasNamespace(spec, specs.CgroupNamespace)
-	v1Dirs := selfJoinDirs(p.cg, p.o.Rootless, "")
-	switch {
-	case v1Dirs != nil || p.cloneIntoDir() != "":
+	splitter, v1 := p.cg.(cgroups.Splitter)
+	selfJoin := v1 && !p.o.Rootless // see selfJoinDirs
+	limitsEarly := selfJoin || p.cloneIntoDir() != ""
+	if limitsEarly {
 		// The cgroup exists before the process starts, and the process enters it before it creates
 		// any namespace: on cgroup v1 nsenter's stage 0 moves itself (no RCU grace period, see
 		// sync.JoinCgroup), on cgroup v2 it is cloned into it (CLONE_INTO_CGROUP). The limits are
@@ -159,39 +160,38 @@ func (p *parent) run() error {
 			p.setLimits(early)
 			return nil
 		}
-		if v1Dirs != nil {
+		if selfJoin {
 			// Stage 0 needs the directories only once it has the bootstrap: they are created while
 			// it starts.
 			p.beforeBoot = limits
 		} else if err := limits(); err != nil {
 			return err
 		}
-		if v1Dirs != nil {
-			// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the
-			// limit is set, so that none of its set-up is charged to the container: a limit of a few
-			// hundred KiB is then enough for the user's process. (Not with a cgroup namespace: its
-			// root is taken from the cgroups stage 0 is in when it creates the namespace.)
-			except := ""
-			if !cgroupNS && smallMemoryLimit(late) && p.cg.(cgroups.Splitter).HasController("memory") {
-				except, p.memoryLast = "memory", true
-			}
-			var cb hsync.Bootstrap
-			for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
-				cb.JoinCgroup(dir)
-			}
-			boot = append(cb.Bytes(), boot...)
-			p.joined = true
-		}
-	default:
+	} else {
 		// systemd and rootless husk: the parent moves init. Without a cgroup namespace (which nsenter
 		// creates, so it must come after the move), the move overlaps init's own set-up, and always
 		// completes before hooks run and before create returns.
 		p.lateCgroup = !cgroupNS
-		if p.lateCgroup && late != nil && late.Memory != nil {
-			if s, ok := p.cg.(cgroups.Splitter); ok && s.HasController("memory") {
-				p.memoryLast = true
-			}
+	}
+	// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the limit is
+	// set, so that none of its set-up is charged to the container: a limit of a few hundred KiB is
+	// then enough for the user's process. Not with a cgroup namespace: its root is taken from the
+	// cgroups init is in when nsenter creates the namespace. (Where the parent moves init itself, that
+	// move waits for a grace period anyway: any memory limit then.)
+	if v1 && !cgroupNS && late != nil && late.Memory != nil && splitter.HasController("memory") {
+		p.memoryLast = !selfJoin || smallMemoryLimit(late)
+	}
+	if selfJoin {
+		except := ""
+		if p.memoryLast {
+			except = "memory"
 		}
+		var cb hsync.Bootstrap
+		for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
+			cb.JoinCgroup(dir)
+		}
+		boot = append(cb.Bytes(), boot...)
+		p.joined = true
 	}
 	ph.mark("limits")
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
@@ -211,7 +211,7 @@ func (p *parent) run() error {
 	}
 	if p.lateCgroup {
 		p.attachLate(early)
-	} else if !p.joined && p.cloneIntoDir() == "" && early != nil {
+	} else if !limitsEarly && early != nil {
 		// Moved by the parent before the bootstrap (a cgroup namespace): the limits apply once init is
 		// in place, as runc does.
 		if err := p.setResources(early); err != nil {

@@ -132,9 +132,6 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeCgroupDone}); err != nil {
 			return 0, p.initFailed(err)
 		}
-		if err := p.endStage0(); err != nil {
-			return 0, err
-		}
 	} else {
 		cfg := &initproc.Config{ID: c.ID, Bundle: c.Bundle, Rootfs: c.Rootfs, HostPid: p.initPid,
 			PreserveFDs: o.PreserveFDs, Exec: true, Process: o.Process, Seccomp: p.seccomp, LateCgroup: p.lateCgroup}
@@ -145,9 +142,9 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		if err := p.sock.Send(&hsync.Msg{Type: hsync.TypeConfig, Config: raw}); err != nil {
 			return 0, p.initFailed(err)
 		}
-		if err := p.endStage0(); err != nil {
-			return 0, err
-		}
+	}
+	if err := p.endStage0(); err != nil { // only now: the process did not wait for stage 0's exit
+		return 0, err
 	}
 	for {
 		m, err := p.sock.Recv()
