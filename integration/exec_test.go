@@ -355,6 +355,16 @@ func TestExecSeccomp(t *testing.T) {
 	if !strings.Contains(errOut, "Operation not permitted") {
 		t.Errorf("mkdir error %q, want EPERM (the spec's errnoRet)", errOut)
 	}
+	// exec used the program create saved; a container created by an earlier husk has none, and its
+	// exec'd processes get the filter compiled from the profile instead.
+	saved := filepath.Join(h.root, id, "seccomp.json")
+	if err := os.Remove(saved); err != nil {
+		t.Fatalf("the compiled program create saves: %v", err)
+	}
+	out, errOut, code = h.run("exec", id, "sh", "-c", `mkdir /dev/shm/ex-d2 && echo made || echo denied`)
+	if code != 0 || !strings.Contains(out, "denied") || !strings.Contains(errOut, "Operation not permitted") {
+		t.Errorf("exec without a saved program: exit %d, %q, %q; want mkdir denied with EPERM", code, out, errOut)
+	}
 }
 
 // TestExecProcessFile checks --process: the file is the whole process, not
