@@ -31,6 +31,16 @@ type ExecOpts struct {
 func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	ph := newPhases("exec")
 	defer ph.done()
+	p := &parent{c: c, preserveFDs: o.PreserveFDs, consolePath: o.ConsoleSocket, console: o.Console,
+		pidfdChild: -1, execProc: o.Process}
+	// The seal overlaps the checks and the preparation below.
+	p.startSeal()
+	defer func() {
+		p.closeFiles()
+		if err != nil {
+			p.abortExec()
+		}
+	}()
 	switch c.Status() {
 	case Stopped:
 		return 0, errors.New("cannot exec in a stopped container")
@@ -67,17 +77,8 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 			flags |= nsFlags[ns.Type]
 		}
 	}
-	p := &parent{c: c, cg: cg, preserveFDs: o.PreserveFDs, consolePath: o.ConsoleSocket, console: o.Console,
-		pidfdChild: pfd, pidfdFlags: flags, execProc: o.Process}
+	p.cg, p.pidfdChild, p.pidfdFlags = cg, pfd, flags
 	p.files = append(p.files, os.NewFile(uintptr(pfd), "pidfd"))
-	defer func() {
-		for _, f := range p.files {
-			f.Close()
-		}
-		if err != nil {
-			p.abortExec()
-		}
-	}()
 	if p.seccomp, err = c.seccompProgram(); err != nil {
 		return 0, err
 	}
