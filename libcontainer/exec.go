@@ -79,6 +79,12 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	}
 	p.cg, p.pidfdChild, p.pidfdFlags = cg, pfd, flags
 	p.files = append(p.files, os.NewFile(uintptr(pfd), "pidfd"))
+	ph.mark("prepare")
+	// Stage 0 starts (an execve, libc's start-up, nsenter's constructor) while its bootstrap is
+	// prepared.
+	if err := p.start(nil); err != nil {
+		return 0, err
+	}
 	if p.seccomp, err = c.seccompProgram(); err != nil {
 		return 0, err
 	}
@@ -104,7 +110,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	} else {
 		logrus.Debug("exec: the process is set up by the Go init")
 	}
-	ph.mark("prepare")
+	ph.mark("bootstrap")
 	// Into the container's cgroup before anything else runs: on cgroup v1 nsenter's stage 0 moves
 	// itself (sync.JoinCgroup), on cgroup v2 the process is cloned into it. Otherwise (rootless husk
 	// on cgroup v1) it is moved there while its Go side starts, and waits for the move before
@@ -118,7 +124,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 		boot, p.joined = append(cb.Bytes(), boot...), true
 	}
 	p.lateCgroup = !p.joined && p.cloneIntoDir() == ""
-	if err := p.spawn(boot, nil); err != nil {
+	if err := p.boot(boot); err != nil {
 		return 0, err
 	}
 	if p.lateCgroup {

@@ -53,6 +53,9 @@ type parent struct {
 	memoryLast  bool                  // create on cgroup v1: init joins the memory hierarchy after that
 	attached    chan error            // the result of that move, or of setLimits (nil once collected)
 	sealed      chan sealResult       // the sealed binary, made in the background (startSeal)
+	cloned      bool                  // started in its cgroup (cloneIntoDir)
+	bootTail    []byte                // exec: the bootstrap record of the pidfd, whose fd start numbers
+	spawnPhases *phases               // from start to boot
 	cgroupMade  chan error            // create: the cgroup directories, made in the background (startCgroup)
 }
 
@@ -124,8 +127,17 @@ type extraFile struct {
 // spawn starts `husk init` from the sealed binary, puts it in the cgroup, sends the bootstrap and serves
 // nsenter until it reports the container process's pid.
 func (p *parent) spawn(boot []byte, extra []extraFile) error {
+	if err := p.start(extra); err != nil {
+		return err
+	}
+	return p.boot(boot)
+}
+
+// start starts `husk init` from the sealed binary: nsenter's stage 0 then waits for its bootstrap
+// (boot), so the caller may prepare that meanwhile.
+func (p *parent) start(extra []extraFile) error {
 	ph := newPhases("spawn")
-	defer ph.done()
+	p.spawnPhases = ph
 	exe, err := p.takeSeal()
 	if err != nil {
 		return fmt.Errorf("seal husk binary: %w", err)
@@ -164,7 +176,7 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 	}
 	if p.pidfdChild >= 0 {
 		// exec: the pidfd of the container's init travels as the next fd; nsenter joins through it.
-		boot = append(boot, pidfdRecord(len(files), p.pidfdFlags)...)
+		p.bootTail = pidfdRecord(len(files), p.pidfdFlags)
 		files = append(files, uintptr(p.pidfdChild))
 	}
 	// The child execs /proc/self/fd/N after it has moved files into place: syscall.ForkExec then
@@ -202,7 +214,7 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		return fmt.Errorf("start container init: %w", err)
 	}
 	ph.mark("start")
-	p.stage0 = pid
+	p.stage0, p.cloned = pid, cloned
 	// execCPUAffinity.initial holds until the process is in the container's cgroup; init applies final.
 	if a := p.process().ExecCPUAffinity; a != nil && a.Initial != "" {
 		set, err := procattr.ParseCPUList(a.Initial)
@@ -213,10 +225,19 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 			return fmt.Errorf("set initial cpu affinity: %w", err)
 		}
 	}
+	return nil
+}
+
+// boot puts the started stage 0 in the cgroup, sends it the bootstrap and serves nsenter until it
+// reports the container process's pid.
+func (p *parent) boot(boot []byte) error {
+	ph := p.spawnPhases
+	ph.resume() // from start's end to here is the caller's preparation
+	defer ph.done()
 	// In the container's cgroup before it runs any code of ours past the bootstrap read (unless it
 	// joins itself, or create moves the init later: joined, lateCgroup).
-	if !p.lateCgroup && !cloned && !p.joined {
-		if err := p.cg.Apply(pid); err != nil {
+	if !p.lateCgroup && !p.cloned && !p.joined {
+		if err := p.cg.Apply(p.stage0); err != nil {
 			return err
 		}
 	}
@@ -227,10 +248,10 @@ func (p *parent) spawn(boot []byte, extra []extraFile) error {
 		}
 	}
 	ph.mark("before-boot")
-	if err := sock.SendRaw(boot); err != nil {
+	if err := p.sock.SendRaw(append(boot, p.bootTail...)); err != nil {
 		return p.initFailed(err)
 	}
-	err = p.waitInitPid()
+	err := p.waitInitPid()
 	ph.mark("nsenter")
 	return err
 }

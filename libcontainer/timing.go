@@ -32,6 +32,13 @@ func (p *phases) mark(name string) {
 	p.last = now
 }
 
+// resume starts the next phase now: the time since the last mark belongs to someone else.
+func (p *phases) resume() {
+	if logrus.IsLevelEnabled(logrus.DebugLevel) {
+		p.last = time.Now()
+	}
+}
+
 func (p *phases) done() {
 	if !logrus.IsLevelEnabled(logrus.DebugLevel) {
 		return
