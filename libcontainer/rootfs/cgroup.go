@@ -194,7 +194,31 @@ func v1Hierarchies(cgroupns bool, paths map[string]string) ([]cgroupHierarchy, e
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
 	}
-	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup"))
+	// The cgroup mounts, read only until each hierarchy has one under /sys/fs/cgroup (which nothing
+	// later can replace): on a container host hundreds of mounts follow them.
+	var mounts []*mountinfo.Info
+	settled := func() bool {
+		for _, l := range lines {
+			if l[1] == "" {
+				continue
+			}
+			mi := findCgroupMount(mounts, strings.Split(l[1], ","), l[2], !cgroupns)
+			if mi == nil || !strings.HasPrefix(mi.Mountpoint, "/sys/fs/cgroup/") {
+				return false
+			}
+		}
+		return true
+	}
+	_, err = mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		if m.FSType != "cgroup" {
+			return true, false
+		}
+		mounts = append(mounts, m)
+		if settled() {
+			return false, true // (moby/sys/mountinfo ignores stop on a skipped entry)
+		}
+		return true, false
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read mountinfo: %w", err)
 	}

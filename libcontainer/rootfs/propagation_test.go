@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -45,4 +47,25 @@ func scenarioRootPropagation(c *childConfig) error {
 		e.add("rootfsPropagation %s: / optional fields %q", c.Spec.Linux.RootfsPropagation, mi.Optional)
 	}
 	return e.err()
+}
+
+// makeParentPrivate reads the whole mount table; it is skipped only where "/" was made recursively
+// non-shared.
+func TestNoSharedMounts(t *testing.T) {
+	for _, tc := range []struct {
+		flags uintptr
+		want  bool
+	}{
+		{unix.MS_SLAVE | unix.MS_REC, true},
+		{unix.MS_PRIVATE | unix.MS_REC, true},
+		{unix.MS_UNBINDABLE | unix.MS_REC, true},
+		{unix.MS_SHARED | unix.MS_REC, false},
+		{unix.MS_SLAVE, false}, // only "/" itself: mounts below may still be shared
+		{unix.MS_PRIVATE, false},
+		{unix.MS_SHARED, false},
+	} {
+		if got := noSharedMounts(tc.flags); got != tc.want {
+			t.Errorf("noSharedMounts(%#x) = %v, want %v", tc.flags, got, tc.want)
+		}
+	}
 }

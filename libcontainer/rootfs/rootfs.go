@@ -86,8 +86,10 @@ func Prepare(c *Config) error {
 	if err := unix.Mount("", "/", "", rootFlags, ""); err != nil {
 		return fmt.Errorf("rootfs: set propagation of / to %s: %w", propagationName(rootFlags), err)
 	}
-	if err := makeParentPrivate(c.Rootfs); err != nil {
-		return err
+	if !noSharedMounts(rootFlags) {
+		if err := makeParentPrivate(c.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(c.Rootfs, c.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("rootfs: bind %s onto itself: %w", c.Rootfs, err)
@@ -116,6 +118,20 @@ func Prepare(c *Config) error {
 		}
 	}
 	return nil
+}
+
+// noSharedMounts tells whether propagation flags applied to "/" leave no shared mount in the
+// namespace (rslave, rprivate, runbindable: the defaults): makeParentPrivate, which reads the whole
+// mount table (~1 ms on a host with 500 mounts), has nothing to do then.
+func noSharedMounts(flags uintptr) bool {
+	if flags&unix.MS_REC == 0 {
+		return false
+	}
+	switch flags &^ unix.MS_REC {
+	case unix.MS_SLAVE, unix.MS_PRIVATE, unix.MS_UNBINDABLE:
+		return true
+	}
+	return false
 }
 
 // makeParentPrivate makes the mount holding the rootfs directory private
