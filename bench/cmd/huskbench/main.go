@@ -180,6 +180,7 @@ func (b *bench) measure(cfg config) {
 		}
 		b.opSeccomp(b.cs[0])
 	}
+	b.busyHost(cfg.n)
 	for _, kind := range kinds {
 		for _, c := range b.cs {
 			if b.stopping.Load() {

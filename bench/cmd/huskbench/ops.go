@@ -26,6 +26,8 @@ const (
 	opSyscalls  = "syscalls per run"
 	opSecUncach = "run, seccomp uncached"
 	opSecCached = "run, seccomp cached"
+	opBusyRun   = "run, 500 host mounts"
+	opBusyExec  = "exec, 500 host mounts"
 )
 
 // parallelCount is how many containers the parallel operation runs at once.
@@ -58,37 +60,40 @@ func (b *bench) fail(op, kind string, c contender, err error) {
 }
 
 // opRunOnce times `run` of /bin/true to exit (the floor: one floor run).
-func (b *bench) opRunOnce(kind string, c contender) {
+func (b *bench) opRunOnce(kind string, c contender) { b.timeRun(opRun, kind, c) }
+
+// timeRun times `run` of /bin/true to exit, recorded under op.
+func (b *bench) timeRun(op, kind string, c contender) {
 	if c.Floor {
 		res, err := b.r.run([]string{c.Bin, b.bundles.rootfs[kind]}, b.timeout)
 		if err == nil {
 			err = res.err([]string{c.Bin})
 		}
 		if err != nil {
-			b.fail(opRun, kind, c, err)
+			b.fail(op, kind, c, err)
 			return
 		}
-		b.res.add(opRun, kind, c.Name, "ms", ms(res.Dur))
+		b.res.add(op, kind, c.Name, "ms", ms(res.Dur))
 		return
 	}
 	id := b.newID(c)
 	inst, err := b.bundles.newInstance(kind, id, nil, nil)
 	if err != nil {
-		b.fail(opRun, kind, c, err)
+		b.fail(op, kind, c, err)
 		return
 	}
 	b.live.add(id, liveContainer{c: c, inst: inst})
 	argv := c.argv("run", "--bundle", inst.Dir, id)
 	res, err := b.runOK(argv)
 	if err != nil {
-		b.fail(opRun, kind, c, err)
+		b.fail(op, kind, c, err)
 		b.forceDelete(id)
 		return
 	}
-	b.res.add(opRun, kind, c.Name, "ms", ms(res.Dur))
+	b.res.add(op, kind, c.Name, "ms", ms(res.Dur))
 	b.live.remove(id)
 	if err := inst.remove(); err != nil {
-		b.fail(opRun, kind, c, err)
+		b.fail(op, kind, c, err)
 	}
 }
 
@@ -122,6 +127,7 @@ func (b *bench) step(op, kind string, c contender, argv []string) bool {
 const (
 	recordTime = iota // the create's duration
 	recordRSS         // the peak RSS, with create run under rsswrap
+	recordNone        // nothing: the container is for another measurement
 )
 
 // create runs `create` for a new sleeping container and returns its id and
@@ -156,8 +162,11 @@ func (b *bench) create(kind string, c contender, record int) (string, int, bool)
 		return "", 0, false
 	}
 	b.live.setInit(id, pid)
-	if record == recordTime {
+	switch record {
+	case recordTime:
 		b.res.add(opCreate, kind, c.Name, "ms", ms(res.Dur))
+		return id, pid, true
+	case recordNone:
 		return id, pid, true
 	}
 	createRSS, err := readPidFile(rssFile) // one decimal number, like a pid file

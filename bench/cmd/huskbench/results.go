@@ -128,7 +128,7 @@ func percentile(v []float64, p float64) float64 {
 // opOrder is the table's row order.
 var opOrder = []string{
 	opRun, opCreate, opStart, opExec, opKill, opDelete, opForce, opParallel,
-	opRSS, opRSSMax, opSyscalls, opSecUncach, opSecCached,
+	opRSS, opRSSMax, opSyscalls, opSecUncach, opSecCached, opBusyRun, opBusyExec,
 }
 
 // formatTable renders one row per operation and bundle and one column per
