@@ -357,7 +357,7 @@ func TestExecSeccomp(t *testing.T) {
 	}
 	// exec used the program create saved; a container created by an earlier husk has none, and its
 	// exec'd processes get the filter compiled from the profile instead.
-	saved := filepath.Join(h.root, id, "seccomp.json")
+	saved := filepath.Join(h.root, id, "seccomp.bpf")
 	if err := os.Remove(saved); err != nil {
 		t.Fatalf("the compiled program create saves: %v", err)
 	}

@@ -1,7 +1,6 @@
 package libcontainer
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -39,13 +38,14 @@ func compileSeccomp(stateDir string, spec *specs.Spec) (*seccomp.Program, error)
 	return prog, nil
 }
 
-// seccompFile holds the container's compiled seccomp program in its state directory: create saves it,
-// exec loads it instead of decoding, hashing and checking the profile again.
-const seccompFile = "seccomp.json"
+// seccompFile holds the container's compiled seccomp program in its state directory
+// (seccomp.Program.MarshalBinary): create saves it, exec loads it instead of decoding, hashing and
+// checking the profile again.
+const seccompFile = "seccomp.bpf"
 
 // saveSeccompProgram writes prog to the container's state directory (atomically, like state.json).
 func saveSeccompProgram(dir string, prog *seccomp.Program) error {
-	b, err := json.Marshal(prog)
+	b, err := prog.MarshalBinary()
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (c *Container) seccompProgram() (*seccomp.Program, error) {
 		return nil, fmt.Errorf("read seccomp program: %w", err)
 	}
 	var prog seccomp.Program
-	if err := json.Unmarshal(b, &prog); err != nil {
+	if err := prog.UnmarshalBinary(b); err != nil {
 		return nil, fmt.Errorf("read seccomp program: %w", err)
 	}
 	if prog.Notify {

@@ -422,10 +422,14 @@ void husk_exec_init(int syncfd, const char *blob, size_t bloblen)
 	for (uint32_t c = 0; c <= lastcap && c < 64; c++) {
 		if (caps[0] & (1ULL << c))
 			continue;
-		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0)
+		// Dropping a capability that is already out succeeds with CAP_SETPCAP; without it (EPERM)
+		// that is fine too.
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0)
+			continue;
+		int err = errno;
+		if (err == EPERM && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 0)
 			continue; // already dropped
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			fail_errno(errno, "drop capability %u from the bounding set", c);
+		fail_errno(err, "drop capability %u from the bounding set", c);
 	}
 
 	// Groups first (skipped when the user namespace denies setgroups and there are none to set).

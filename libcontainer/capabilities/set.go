@@ -93,12 +93,15 @@ func (s *Set) ApplyBounding() error {
 		if contains(s.Bounding, c) {
 			continue
 		}
-		// prctl is a per-thread call; the bounding set is per-thread.
-		in, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0, 0)
-		if e == 0 && in == 0 {
-			continue // already dropped
+		// prctl is a per-thread call; the bounding set is per-thread. Dropping a capability that is
+		// already out succeeds with CAP_SETPCAP; without it (EPERM) that is fine too.
+		_, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0)
+		if e == unix.EPERM {
+			if in, _, re := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0, 0); re == 0 && in == 0 {
+				continue // already dropped
+			}
 		}
-		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); e != 0 {
+		if e != 0 {
 			return fmt.Errorf("drop %s from the bounding set: %w", Name(c), e)
 		}
 	}

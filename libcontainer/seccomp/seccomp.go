@@ -79,6 +79,49 @@ func (p *Program) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// binaryMagic starts MarshalBinary's encoding (version 1).
+const binaryMagic = "huskbpf1"
+
+// binaryHeader is the size of MarshalBinary's fixed part: magic, flags (8 bytes), arch (4), notify (1),
+// 3 bytes of padding.
+const binaryHeader = len(binaryMagic) + 16
+
+// MarshalBinary encodes the program for a file only husk reads (the container's own copy, which
+// exec loads): a fixed header and the filter as the kernel takes it, with no parsing to speak of.
+func (p *Program) MarshalBinary() ([]byte, error) {
+	out := make([]byte, 0, binaryHeader+len(p.Filter)*sockFilterSize)
+	out = append(out, binaryMagic...)
+	out = binary.NativeEndian.AppendUint64(out, uint64(p.Flags))
+	out = binary.NativeEndian.AppendUint32(out, p.Arch)
+	notify := byte(0)
+	if p.Notify {
+		notify = 1
+	}
+	out = append(out, notify, 0, 0, 0)
+	return append(out, filterBytes(p.Filter)...), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary produced.
+func (p *Program) UnmarshalBinary(b []byte) error {
+	if len(b) < binaryHeader || string(b[:len(binaryMagic)]) != binaryMagic {
+		return errors.New("seccomp: decode program: not a husk seccomp program")
+	}
+	h := b[len(binaryMagic):]
+	notify := h[12]
+	if notify > 1 {
+		return errors.New("seccomp: decode program: bad notify flag")
+	}
+	f, err := parseFilter(b[binaryHeader:])
+	if err != nil {
+		return err
+	}
+	if len(f) == 0 || len(f) > maxFilterLen {
+		return fmt.Errorf("seccomp: decode program: bad program length %d", len(f))
+	}
+	*p = Program{Filter: f, Flags: uint(binary.NativeEndian.Uint64(h)), Arch: binary.NativeEndian.Uint32(h[8:]), Notify: notify == 1}
+	return nil
+}
+
 // filterBytes serialises sock_filters in native byte order, as the kernel
 // and libseccomp's export use.
 // Bytes returns the filter as the kernel's struct sock_filter array, in native byte order.
