@@ -85,4 +85,15 @@ func TestFiles(t *testing.T) {
 	if !Exists(dir, "f") || Exists(dir, "missing") {
 		t.Error("Exists is wrong")
 	}
+	// A file larger than ReadFile's first buffer (memory.stat, cgroup.procs of a busy cgroup).
+	big := strings.Repeat("0123456789abcdef\n", 700)
+	if err := os.WriteFile(filepath.Join(dir, "big"), []byte(big), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadFile(dir, "big"); err != nil || got != strings.TrimRight(big, "\n") {
+		t.Errorf("ReadFile of %d bytes: %d bytes, %v", len(big), len(got), err)
+	}
+	if _, err := ReadFile(dir, "missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadFile of a missing file: %v", err)
+	}
 }

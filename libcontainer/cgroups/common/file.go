@@ -5,30 +5,46 @@
 package common
 
 import (
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile writes value to the cgroupfs file dir/file. The file is opened
 // O_WRONLY|O_TRUNC and never created: a missing file means the kernel does
 // not offer that knob. Errors name both the file and the value.
+//
+// WriteFile and ReadFile use plain system calls rather than os.File:
+// cgroupfs files can be polled, so os would register each one with the Go
+// runtime's poller and remove it again, five more calls per file.
 func WriteFile(dir, file, value string) error {
 	p := filepath.Join(dir, file)
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	fd, err := openRetry(p, unix.O_WRONLY|unix.O_TRUNC|unix.O_CLOEXEC)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", p, pathErrno(err))
+		return fmt.Errorf("open %s: %w", p, err)
 	}
-	_, werr := f.WriteString(value)
-	cerr := f.Close()
-	if werr != nil {
-		return fmt.Errorf("write %q to %s: %w", value, p, pathErrno(werr))
+	// One write: the kernel takes a cgroupfs value from a single write(2).
+	var n int
+	for {
+		n, err = unix.Write(fd, []byte(value))
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == nil && n < len(value) {
+		err = io.ErrShortWrite
+	}
+	cerr := unix.Close(fd)
+	if err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, p, err)
 	}
 	if cerr != nil {
-		return fmt.Errorf("close %s: %w", p, pathErrno(cerr))
+		return fmt.Errorf("close %s: %w", p, cerr)
 	}
 	return nil
 }
@@ -37,11 +53,37 @@ func WriteFile(dir, file, value string) error {
 // trailing newline.
 func ReadFile(dir, file string) (string, error) {
 	p := filepath.Join(dir, file)
-	b, err := os.ReadFile(p)
+	fd, err := openRetry(p, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", p, pathErrno(err))
+		return "", fmt.Errorf("read %s: %w", p, err)
 	}
-	return strings.TrimRight(string(b), "\n"), nil
+	defer unix.Close(fd)
+	buf := make([]byte, 0, 512)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := unix.Read(fd, buf[len(buf):cap(buf)])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("read %s: %w", p, err)
+		}
+		if n == 0 {
+			return strings.TrimRight(string(buf), "\n"), nil
+		}
+		buf = buf[:len(buf)+n]
+	}
+}
+
+func openRetry(path string, flags int) (int, error) {
+	for {
+		fd, err := unix.Open(path, flags, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // ReadUint reads dir/file as one unsigned decimal number. "max" reads as
@@ -116,12 +158,3 @@ func Exists(dir, file string) bool {
 	return err == nil
 }
 
-// pathErrno strips an *os.PathError (whose message repeats the path that the
-// caller already names) down to its errno, keeping errors.Is working.
-func pathErrno(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
