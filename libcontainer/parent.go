@@ -98,12 +98,16 @@ func (p *parent) startCgroup() {
 }
 
 // waitCgroup waits for startCgroup.
-func (p *parent) waitCgroup() error {
-	if p.cgroupMade == nil {
+func (p *parent) waitCgroup() error { return collect(&p.cgroupMade) }
+
+// collect waits for the result of a step running in the background (none when *ch is nil) and
+// forgets it.
+func collect(ch *chan error) error {
+	if *ch == nil {
 		return nil
 	}
-	err := <-p.cgroupMade
-	p.cgroupMade = nil
+	err := <-*ch
+	*ch = nil
 	return err
 }
 
@@ -451,15 +455,8 @@ func (p *parent) setResources(res *specs.LinuxResources) error {
 	return err
 }
 
-// waitAttached collects the result of the move of init into the cgroup (lateCgroup).
-func (p *parent) waitAttached() error {
-	if p.attached == nil {
-		return nil
-	}
-	err := <-p.attached
-	p.attached = nil
-	return err
-}
+// waitAttached collects the result of the move of init into the cgroup (lateCgroup), or of setLimits.
+func (p *parent) waitAttached() error { return collect(&p.attached) }
 
 // initFailed turns a broken sync connection into the most useful error available.
 func (p *parent) initFailed(err error) error {
