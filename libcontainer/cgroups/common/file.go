@@ -157,4 +157,3 @@ func Exists(dir, file string) bool {
 	_, err := os.Stat(filepath.Join(dir, file))
 	return err == nil
 }
-
