@@ -28,6 +28,10 @@ var (
 const (
 	stateFile = "state.json"
 	fifoName  = "exec.fifo"
+	// seccompProfileFile holds linux.seccomp, which state.json leaves out: a docker-like profile is
+	// most of the spec, and every command would read and scan it for nothing (exec loads the
+	// compiled program, seccompFile, and needs the profile only for a notify listener's path).
+	seccompProfileFile = "seccomp-profile.json"
 )
 
 // Status is a container's derived status.
@@ -68,9 +72,11 @@ type Container struct {
 	// rawConfig is the spec as state.json has it, while Config is only the configView part of it
 	// (nil once Config is complete); save writes it back unchanged.
 	rawConfig json.RawMessage
-	// rawSeccomp is linux.seccomp of the view, decoded into Config only when asked for (Seccomp):
-	// only exec uses it, and a docker-like profile is most of state.json.
+	// rawSeccomp is linux.seccomp, decoded into Config only when asked for (Seccomp): read from
+	// seccompProfileFile, or from state.json as an earlier husk wrote it.
 	rawSeccomp json.RawMessage
+	// profileRead: seccompProfileFile was looked for; profileSaved: it holds Config's profile.
+	profileRead, profileSaved bool
 }
 
 // stateOnDisk is State with the spec kept as raw JSON (its config field shadows State.Config).
@@ -106,20 +112,36 @@ func (c *Container) FullConfig() (*specs.Spec, error) {
 		return nil, fmt.Errorf("parse config of %s: %w", c.ID, err)
 	}
 	c.Config, c.rawConfig, c.rawSeccomp = spec, nil, nil
+	if spec != nil && spec.Linux != nil && spec.Linux.Seccomp == nil {
+		c.profileRead = false
+		if _, err := c.Seccomp(); err != nil { // the profile kept beside state.json
+			return nil, err
+		}
+	}
 	return spec, nil
 }
 
 // Seccomp returns the container's linux.seccomp (nil when it has none), decoding it on first use.
 func (c *Container) Seccomp() (*specs.LinuxSeccomp, error) {
+	if c.Config == nil || c.Config.Linux == nil {
+		return nil, nil
+	}
+	if c.rawSeccomp == nil && c.Config.Linux.Seccomp == nil && !c.profileRead {
+		c.profileRead = true
+		b, err := os.ReadFile(filepath.Join(c.dir, seccompProfileFile))
+		switch {
+		case err == nil:
+			c.rawSeccomp, c.profileSaved = b, true
+		case !errors.Is(err, os.ErrNotExist):
+			return nil, fmt.Errorf("read seccomp config of %s: %w", c.ID, err)
+		}
+	}
 	if c.rawSeccomp != nil {
 		var sc specs.LinuxSeccomp
 		if err := json.Unmarshal(c.rawSeccomp, &sc); err != nil {
 			return nil, fmt.Errorf("parse seccomp config of %s: %w", c.ID, err)
 		}
 		c.Config.Linux.Seccomp, c.rawSeccomp = &sc, nil
-	}
-	if c.Config == nil || c.Config.Linux == nil {
-		return nil, nil
 	}
 	return c.Config.Linux.Seccomp, nil
 }
@@ -167,9 +189,23 @@ func Load(root, id string) (*Container, error) {
 func (c *Container) save() error {
 	var b []byte
 	var err error
-	if c.rawConfig != nil {
+	switch {
+	case c.rawConfig != nil:
 		b, err = json.Marshal(stateOnDisk{State: &c.State, Config: c.rawConfig})
-	} else {
+	case c.Config != nil && c.Config.Linux != nil && c.Config.Linux.Seccomp != nil:
+		// The profile goes beside state.json, once (see seccompProfileFile).
+		if !c.profileSaved {
+			if err := writeFileAtomic(c.dir, seccompProfileFile, c.Config.Linux.Seccomp); err != nil {
+				return fmt.Errorf("save state: %w", err)
+			}
+			c.profileSaved = true
+		}
+		st, spec, l := c.State, *c.Config, *c.Config.Linux
+		l.Seccomp = nil
+		spec.Linux = &l
+		st.Config = &spec
+		b, err = json.Marshal(&st)
+	default:
 		b, err = json.Marshal(&c.State)
 	}
 	if err != nil {
@@ -181,6 +217,23 @@ func (c *Container) save() error {
 	}
 	if err := os.Rename(tmp, filepath.Join(c.dir, stateFile)); err != nil {
 		return fmt.Errorf("save state: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes v as JSON to dir/name through a temporary file renamed into place.
+func writeFileAtomic(dir, name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, "."+name)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	return nil
 }
