@@ -126,6 +126,25 @@ func (p *parent) run() error {
 	splitter, v1 := p.cg.(cgroups.Splitter)
 	selfJoin := v1 && !p.o.Rootless // see selfJoinDirs
 	limitsEarly := selfJoin || p.cloneIntoDir() != ""
+	// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the limit is
+	// set, so that none of its set-up is charged to the container: a limit of a few hundred KiB is
+	// then enough for the user's process. Not with a cgroup namespace: its root is taken from the
+	// cgroups init is in when nsenter creates the namespace. (Where the parent moves init itself, that
+	// move waits for a grace period anyway: any memory limit then.)
+	if v1 && !cgroupNS && late != nil && late.Memory != nil && splitter.HasController("memory") {
+		p.memoryLast = !selfJoin || smallMemoryLimit(late)
+	}
+	var joins hsync.Bootstrap // the hierarchies stage 0 joins itself
+	if selfJoin {
+		except := ""
+		if p.memoryLast {
+			except = "memory"
+		}
+		for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
+			joins.JoinCgroup(dir)
+		}
+	}
+	// Nothing above may wait for the manager's lock that Apply holds from here on.
 	if limitsEarly {
 		p.startCgroup() // see below
 	}
@@ -174,24 +193,8 @@ func (p *parent) run() error {
 		// completes before hooks run and before create returns.
 		p.lateCgroup = !cgroupNS
 	}
-	// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the limit is
-	// set, so that none of its set-up is charged to the container: a limit of a few hundred KiB is
-	// then enough for the user's process. Not with a cgroup namespace: its root is taken from the
-	// cgroups init is in when nsenter creates the namespace. (Where the parent moves init itself, that
-	// move waits for a grace period anyway: any memory limit then.)
-	if v1 && !cgroupNS && late != nil && late.Memory != nil && splitter.HasController("memory") {
-		p.memoryLast = !selfJoin || smallMemoryLimit(late)
-	}
 	if selfJoin {
-		except := ""
-		if p.memoryLast {
-			except = "memory"
-		}
-		var cb hsync.Bootstrap
-		for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
-			cb.JoinCgroup(dir)
-		}
-		boot = append(cb.Bytes(), boot...)
+		boot = append(joins.Bytes(), boot...)
 		p.joined = true
 	}
 	ph.mark("limits")

@@ -39,24 +39,26 @@ type parent struct {
 	initPid int
 	files   []*os.File // closed when create ends
 
-	preserveFDs int
-	consolePath string
-	console     *os.File
-	pidfdChild  int    // exec: the container init's pidfd, passed to nsenter (-1: none)
-	pidfdFlags  uint32 // exec: the namespaces to join through it
-	execProc    *specs.Process
-	seccomp     *seccomp.Program      // compiled in the parent; init only loads it
-	lateCgroup  bool                  // the process is moved into the cgroup while it sets up
-	joined      bool                  // cgroup v1: nsenter's stage 0 joins the cgroups itself (sync.JoinCgroup)
-	beforeBoot  func() error          // runs once husk init is started, before it gets the bootstrap
-	lateRes     *specs.LinuxResources // create: the memory and pids limits, applied once init is ready
-	memoryLast  bool                  // create on cgroup v1: init joins the memory hierarchy after that
-	attached    chan error            // the result of that move, or of setLimits (nil once collected)
-	sealed      chan sealResult       // the sealed binary, made in the background (startSeal)
-	cloned      bool                  // started in its cgroup (cloneIntoDir)
-	bootTail    []byte                // exec: the bootstrap record of the pidfd, whose fd start numbers
-	spawnPhases *phases               // from start to boot
-	cgroupMade  chan error            // create: the cgroup directories, made in the background (startCgroup)
+	preserveFDs  int
+	consolePath  string
+	console      *os.File
+	pidfdChild   int    // exec: the container init's pidfd, passed to nsenter (-1: none)
+	pidfdFlags   uint32 // exec: the namespaces to join through it
+	execProc     *specs.Process
+	seccomp      *seccomp.Program      // compiled in the parent; init only loads it
+	lateCgroup   bool                  // the process is moved into the cgroup while it sets up
+	joined       bool                  // cgroup v1: nsenter's stage 0 joins the cgroups itself (sync.JoinCgroup)
+	beforeBoot   func() error          // runs once husk init is started, before it gets the bootstrap
+	lateRes      *specs.LinuxResources // create: the memory and pids limits, applied once init is ready
+	memoryLast   bool                  // create on cgroup v1: init joins the memory hierarchy after that
+	attached     chan error            // the result of that move, or of setLimits (nil once collected)
+	sealed       chan sealResult       // the sealed binary, made in the background (startSeal)
+	cgroupMade   chan error            // create: the cgroup directories, made in the background (startCgroup)
+	cloned       bool                  // started in its cgroup (cloneIntoDir)
+	intoDir      string                // cloneIntoDir's answer, once intoDirKnown
+	intoDirKnown bool                  // intoDir is set
+	bootTail     []byte                // exec: the bootstrap record of the pidfd (its fd number is known at start)
+	spawnPhases  *phases               // from start to boot
 }
 
 type sealResult struct {
@@ -277,8 +279,16 @@ func exeFdAbove(exe uintptr, files []uintptr) (int, error) {
 
 // cloneIntoDir is the cgroup v2 directory the process is cloned into ("" when not applicable: cgroup
 // v1, which has no CLONE_INTO_CGROUP; and for create, rootless husk and the systemd driver, which
-// moves init into the unit it creates).
+// moves init into the unit it creates). It is worked out once: later calls must not wait for the
+// manager's lock while startCgroup's Apply holds it.
 func (p *parent) cloneIntoDir() string {
+	if !p.intoDirKnown {
+		p.intoDir, p.intoDirKnown = p.findCloneIntoDir(), true
+	}
+	return p.intoDir
+}
+
+func (p *parent) findCloneIntoDir() string {
 	if p.o != nil && (p.o.Systemd || p.o.Rootless) {
 		return ""
 	}
