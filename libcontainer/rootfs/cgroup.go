@@ -22,6 +22,8 @@ import (
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer/cgroups/common"
 )
 
 // cgroupHierarchy is one v1 hierarchy the calling process belongs to.
@@ -194,34 +196,31 @@ func v1Hierarchies(cgroupns bool, paths map[string]string) ([]cgroupHierarchy, e
 	if err != nil {
 		return nil, fmt.Errorf("read /proc/self/cgroup: %w", err)
 	}
-	// The cgroup mounts, read only until each hierarchy has one under /sys/fs/cgroup (which nothing
-	// later can replace): on a container host hundreds of mounts follow them.
-	var mounts []*mountinfo.Info
-	settled := func() bool {
-		for _, l := range lines {
-			if l[1] == "" {
-				continue
-			}
-			mi := findCgroupMount(mounts, strings.Split(l[1], ","), l[2], !cgroupns)
-			if mi == nil || !strings.HasPrefix(mi.Mountpoint, "/sys/fs/cgroup/") {
-				return false
-			}
-		}
-		return true
-	}
-	_, err = mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
-		if m.FSType != "cgroup" {
-			return true, false
-		}
-		mounts = append(mounts, m)
-		if settled() {
-			return false, true // (moby/sys/mountinfo ignores stop on a skipped entry)
-		}
-		return true, false
-	})
+	mounts, err := common.CgroupV1Mounts(func(m []*mountinfo.Info) bool { return cgroupMountsSettled(lines, m, cgroupns) })
 	if err != nil {
-		return nil, fmt.Errorf("read mountinfo: %w", err)
+		return nil, err
 	}
+	return v1HierarchiesFrom(lines, mounts, cgroupns, paths), nil
+}
+
+// cgroupMountsSettled tells whether each hierarchy of lines (/proc/self/cgroup) has a mount under
+// /sys/fs/cgroup in mounts, which no later mount can replace: the rest of the mount table (hundreds of
+// mounts on a container host) need not be read.
+func cgroupMountsSettled(lines [][3]string, mounts []*mountinfo.Info, cgroupns bool) bool {
+	for _, l := range lines {
+		if l[1] == "" {
+			continue
+		}
+		mi := findCgroupMount(mounts, strings.Split(l[1], ","), l[2], !cgroupns)
+		if mi == nil || !strings.HasPrefix(mi.Mountpoint, "/sys/fs/cgroup/") {
+			return false
+		}
+	}
+	return true
+}
+
+// v1HierarchiesFrom is v1Hierarchies from /proc/self/cgroup's lines and the cgroup mounts.
+func v1HierarchiesFrom(lines [][3]string, mounts []*mountinfo.Info, cgroupns bool, paths map[string]string) []cgroupHierarchy {
 	var out []cgroupHierarchy
 	for _, l := range lines {
 		if l[1] == "" {
@@ -243,7 +242,7 @@ func v1Hierarchies(cgroupns bool, paths map[string]string) ([]cgroupHierarchy, e
 		}
 		out = append(out, h)
 	}
-	return out, nil
+	return out
 }
 
 // findCgroupMount picks the host mount of the hierarchy with these
