@@ -52,6 +52,19 @@ func (p *parent) startCgroup() {
 	go func(cg cgroups.Manager) { ch <- cg.Apply(0) }(p.cg)
 }
 
+// cgroupReady waits for the directories startCgroup creates, then starts writing p.earlyRes (see
+// setLimits); it does nothing when startCgroup did not run or cgroupReady already did.
+func (p *parent) cgroupReady() error {
+	if p.cgroupMade == nil {
+		return nil
+	}
+	if err := p.waitCgroup(); err != nil {
+		return err
+	}
+	p.setLimits(p.earlyRes)
+	return nil
+}
+
 // waitCgroup waits for startCgroup.
 func (p *parent) waitCgroup() error { return collect(&p.cgroupMade) }
 

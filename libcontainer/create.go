@@ -122,32 +122,7 @@ func (p *parent) run() error {
 	// They are written before create returns, so before any code of the container runs.
 	early, late := splitLateResources(res)
 	p.lateRes = late
-	cgroupNS := hasNamespace(spec, specs.CgroupNamespace)
-	splitter, v1 := p.cg.(cgroups.Splitter)
-	selfJoin := v1 && !p.o.Rootless // see selfJoinDirs
-	limitsEarly := selfJoin || p.cloneIntoDir() != ""
-	// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the limit is
-	// set, so that none of its set-up is charged to the container: a limit of a few hundred KiB is
-	// then enough for the user's process. Not with a cgroup namespace: its root is taken from the
-	// cgroups init is in when nsenter creates the namespace. (Where the parent moves init itself, that
-	// move waits for a grace period anyway: any memory limit then.)
-	if v1 && !cgroupNS && late != nil && late.Memory != nil && splitter.HasController("memory") {
-		p.memoryLast = !selfJoin || smallMemoryLimit(late)
-	}
-	var joins hsync.Bootstrap // the hierarchies stage 0 joins itself
-	if selfJoin {
-		except := ""
-		if p.memoryLast {
-			except = "memory"
-		}
-		for _, dir := range selfJoinDirs(p.cg, p.o.Rootless, except) {
-			joins.JoinCgroup(dir)
-		}
-	}
-	// Nothing above may wait for the manager's lock that Apply holds from here on.
-	if limitsEarly {
-		p.startCgroup() // see below
-	}
+	joins, limitsEarly := p.planCgroup(spec, early, late)
 	ph.mark("cgroup+state")
 	if p.seccomp, err = compileSeccomp(p.c.dir, spec); err != nil {
 		return err
@@ -166,38 +141,7 @@ func (p *parent) run() error {
 	if err != nil {
 		return err
 	}
-	if limitsEarly {
-		// The cgroup exists before the process starts, and the process enters it before it creates
-		// any namespace: on cgroup v1 nsenter's stage 0 moves itself (no RCU grace period, see
-		// sync.JoinCgroup), on cgroup v2 it is cloned into it (CLONE_INTO_CGROUP). The directories
-		// are created in the background since the first save (0.3-0.5 ms for the nine hierarchies
-		// of a cgroup v1 host), overlapping the seccomp program, the FIFO and the start of husk init.
-		// The limits are written once they exist, and are in place before init receives its
-		// configuration, so before it does anything for the container (device nodes included).
-		limits := func() error {
-			if err := p.waitCgroup(); err != nil {
-				return err
-			}
-			p.setLimits(early)
-			return nil
-		}
-		if selfJoin {
-			// Stage 0 needs the directories only once it has the bootstrap.
-			p.beforeBoot = limits
-		} else if err := limits(); err != nil { // cloned into the directory: it must exist
-			return err
-		}
-	} else {
-		// systemd and rootless husk: the parent moves init. Without a cgroup namespace (which nsenter
-		// creates, so it must come after the move), the move overlaps init's own set-up, and always
-		// completes before hooks run and before create returns.
-		p.lateCgroup = !cgroupNS
-	}
-	if selfJoin {
-		boot = append(joins.Bytes(), boot...)
-		p.joined = true
-	}
-	ph.mark("limits")
+	boot = append(joins, boot...)
 	if err := p.spawn(boot, []extraFile{{"_HUSK_FIFOFD", fifo}}); err != nil {
 		return err
 	}
@@ -226,6 +170,50 @@ func (p *parent) run() error {
 	err = p.configure()
 	ph.mark("init-setup")
 	return err
+}
+
+// planCgroup decides how the container's process enters its cgroup; it does so before it creates any
+// namespace or runs any code of the container:
+//   - cgroup v1: nsenter's stage 0 joins each hierarchy itself (no RCU grace period, see
+//     sync.JoinCgroup); planCgroup returns the bootstrap records for that;
+//   - cgroup v2: the process is cloned into its cgroup (CLONE_INTO_CGROUP);
+//   - the systemd driver and rootless husk: the parent moves init (lateCgroup, or before the
+//     bootstrap with a cgroup namespace, which nsenter creates).
+//
+// In the first two cases the cgroup directories are created in the background from here on (0.3-0.5
+// ms for the nine hierarchies of a cgroup v1 host), overlapping the seccomp program, the FIFO and the
+// start of husk init, and early is written once they exist (cgroupReady), so before init receives its
+// configuration; limitsEarly then is true.
+func (p *parent) planCgroup(spec *specs.Spec, early, late *specs.LinuxResources) (joins []byte, limitsEarly bool) {
+	cgroupNS := hasNamespace(spec, specs.CgroupNamespace)
+	splitter, v1 := p.cg.(cgroups.Splitter)
+	selfJoin := v1 && !p.o.Rootless // see selfJoinDirs
+	limitsEarly = selfJoin || p.cloneIntoDir() != ""
+	// On cgroup v1, with a small memory limit, init joins the memory hierarchy only after the limit is
+	// set, so that none of its set-up is charged to the container: a limit of a few hundred KiB is
+	// then enough for the user's process. Not with a cgroup namespace: its root is taken from the
+	// cgroups init is in when nsenter creates the namespace. (Where the parent moves init itself, that
+	// move waits for a grace period anyway: any memory limit then.)
+	if v1 && !cgroupNS && late != nil && late.Memory != nil && splitter.HasController("memory") {
+		p.memoryLast = !selfJoin || smallMemoryLimit(late)
+	}
+	if selfJoin {
+		except := ""
+		if p.memoryLast {
+			except = "memory"
+		}
+		joins, p.joined = joinRecords(selfJoinDirs(p.cg, p.o.Rootless, except)), true
+	}
+	if !limitsEarly {
+		// The move overlaps init's own set-up, and always completes before hooks run and before
+		// create returns.
+		p.lateCgroup = !cgroupNS
+		return joins, false
+	}
+	// Nothing above may wait for the manager's lock, which Apply holds from here on.
+	p.earlyRes = early
+	p.startCgroup()
+	return joins, true
 }
 
 // makeFifo creates the exec FIFO and returns an O_PATH handle for init.
@@ -300,10 +288,7 @@ func (p *parent) configure() error {
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		// init loads the compiled filter (Seccomp below): the profile itself, often hundreds of rules,
 		// would only be encoded and decoded again.
-		sp, l := *spec, *spec.Linux
-		l.Seccomp = nil
-		sp.Linux = &l
-		spec = &sp
+		spec = withoutSeccomp(spec)
 	}
 	cfg := &initproc.Config{
 		ID: p.c.ID, Bundle: p.c.Bundle, Rootfs: p.c.Rootfs, Spec: spec, HostPid: p.initPid,

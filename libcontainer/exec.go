@@ -117,11 +117,7 @@ func (c *Container) Exec(o *ExecOpts) (pid int, err error) {
 	// anything that depends on it.
 	boot := b.Bytes()
 	if dirs := selfJoinDirs(p.cg, c.Rootless, ""); dirs != nil {
-		var cb hsync.Bootstrap
-		for _, dir := range dirs {
-			cb.JoinCgroup(dir)
-		}
-		boot, p.joined = append(cb.Bytes(), boot...), true
+		boot, p.joined = append(joinRecords(dirs), boot...), true
 	}
 	p.lateCgroup = !p.joined && p.cloneIntoDir() == ""
 	if err := p.boot(boot); err != nil {

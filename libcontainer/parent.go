@@ -47,7 +47,7 @@ type parent struct {
 	seccomp      *seccomp.Program      // compiled in the parent; init only loads it
 	lateCgroup   bool                  // the process is moved into the cgroup while it sets up
 	joined       bool                  // cgroup v1: nsenter's stage 0 joins the cgroups itself (sync.JoinCgroup)
-	beforeBoot   func() error          // runs once husk init is started, before it gets the bootstrap
+	earlyRes     *specs.LinuxResources // create: the limits cgroupReady writes once the directories exist
 	lateRes      *specs.LinuxResources // create: the memory and pids limits, applied once init is ready
 	memoryLast   bool                  // create on cgroup v1: init joins the memory hierarchy after that
 	attached     chan error            // the result of that move, or of setLimits (nil once collected)
@@ -135,6 +135,9 @@ func (p *parent) start(extra []extraFile) error {
 	// migration afterwards.
 	var sys *syscall.SysProcAttr
 	if cgDir := p.cloneIntoDir(); cgDir != "" {
+		if err := p.cgroupReady(); err != nil { // cloned into the directory: it must exist
+			return err
+		}
 		if fd, err := unix.Open(cgDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
 			defer unix.Close(fd)
 			sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd}
@@ -184,10 +187,8 @@ func (p *parent) boot(boot []byte) error {
 		}
 	}
 	ph.mark("cgroup-apply")
-	if p.beforeBoot != nil {
-		if err := p.beforeBoot(); err != nil {
-			return err
-		}
+	if err := p.cgroupReady(); err != nil { // cgroup v1: stage 0 joins the directories itself
+		return err
 	}
 	ph.mark("before-boot")
 	if err := p.sock.SendRaw(append(boot, p.bootTail...)); err != nil {
@@ -328,6 +329,15 @@ func (p *parent) waitInitPid() error {
 	}
 }
 
+// joinRecords is the bootstrap that makes nsenter's stage 0 join the cgroup v1 directories dirs.
+func joinRecords(dirs []string) []byte {
+	var b hsync.Bootstrap
+	for _, dir := range dirs {
+		b.JoinCgroup(dir)
+	}
+	return b.Bytes()
+}
+
 // selfJoinDirs lists the cgroup v1 directories nsenter's stage 0 joins by itself (sync.JoinCgroup):
 // all but the one holding controller except (if not ""). It is nil where the process is moved or
 // cloned by the parent instead: cgroup v2 and systemd, and rootless husk, whose v1 manager leaves out
@@ -451,12 +461,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o666); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(path, []byte(strconv.Itoa(pid)), 0o666); err != nil {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	return nil

@@ -49,12 +49,7 @@ func saveSeccompProgram(dir string, prog *seccomp.Program) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "."+seccompFile)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("save seccomp program: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, seccompFile)); err != nil {
-		os.Remove(tmp)
+	if err := writeFileAtomic(filepath.Join(dir, seccompFile), b, 0o600); err != nil {
 		return fmt.Errorf("save seccomp program: %w", err)
 	}
 	return nil

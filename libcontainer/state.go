@@ -75,8 +75,8 @@ type Container struct {
 	// rawSeccomp is linux.seccomp, decoded into Config only when asked for (Seccomp): read from
 	// seccompProfileFile, or from state.json as an earlier husk wrote it.
 	rawSeccomp json.RawMessage
-	// profileRead: seccompProfileFile was looked for; profileSaved: it holds Config's profile.
-	profileRead, profileSaved bool
+	// profileSaved: seccompProfileFile holds Config's profile (save need not write it again).
+	profileSaved bool
 }
 
 // stateOnDisk is State with the spec kept as raw JSON (its config field shadows State.Config).
@@ -112,11 +112,8 @@ func (c *Container) FullConfig() (*specs.Spec, error) {
 		return nil, fmt.Errorf("parse config of %s: %w", c.ID, err)
 	}
 	c.Config, c.rawConfig, c.rawSeccomp = spec, nil, nil
-	if spec != nil && spec.Linux != nil && spec.Linux.Seccomp == nil {
-		c.profileRead = false
-		if _, err := c.Seccomp(); err != nil { // the profile kept beside state.json
-			return nil, err
-		}
+	if _, err := c.Seccomp(); err != nil { // the profile kept beside state.json
+		return nil, err
 	}
 	return spec, nil
 }
@@ -126,8 +123,7 @@ func (c *Container) Seccomp() (*specs.LinuxSeccomp, error) {
 	if c.Config == nil || c.Config.Linux == nil {
 		return nil, nil
 	}
-	if c.rawSeccomp == nil && c.Config.Linux.Seccomp == nil && !c.profileRead {
-		c.profileRead = true
+	if c.rawSeccomp == nil && c.Config.Linux.Seccomp == nil {
 		b, err := os.ReadFile(filepath.Join(c.dir, seccompProfileFile))
 		switch {
 		case err == nil:
@@ -195,15 +191,17 @@ func (c *Container) save() error {
 	case c.Config != nil && c.Config.Linux != nil && c.Config.Linux.Seccomp != nil:
 		// The profile goes beside state.json, once (see seccompProfileFile).
 		if !c.profileSaved {
-			if err := writeFileAtomic(c.dir, seccompProfileFile, c.Config.Linux.Seccomp); err != nil {
+			pb, err := json.Marshal(c.Config.Linux.Seccomp)
+			if err == nil {
+				err = writeFileAtomic(filepath.Join(c.dir, seccompProfileFile), pb, 0o600)
+			}
+			if err != nil {
 				return fmt.Errorf("save state: %w", err)
 			}
 			c.profileSaved = true
 		}
-		st, spec, l := c.State, *c.Config, *c.Config.Linux
-		l.Seccomp = nil
-		spec.Linux = &l
-		st.Config = &spec
+		st := c.State
+		st.Config = withoutSeccomp(c.Config)
 		b, err = json.Marshal(&st)
 	default:
 		b, err = json.Marshal(&c.State)
@@ -211,27 +209,28 @@ func (c *Container) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(c.dir, "."+stateFile)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("save state: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, stateFile)); err != nil {
+	if err := writeFileAtomic(filepath.Join(c.dir, stateFile), b, 0o600); err != nil {
 		return fmt.Errorf("save state: %w", err)
 	}
 	return nil
 }
 
-// writeFileAtomic writes v as JSON to dir/name through a temporary file renamed into place.
-func writeFileAtomic(dir, name string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
+// withoutSeccomp returns a shallow copy of spec without linux.seccomp (spec's linux section must exist).
+func withoutSeccomp(spec *specs.Spec) *specs.Spec {
+	sp, l := *spec, *spec.Linux
+	l.Seccomp = nil
+	sp.Linux = &l
+	return &sp
+}
+
+// writeFileAtomic writes b to path through a temporary file beside it (".name") renamed into place:
+// a reader sees the old content or the new one, never a part.
+func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path))
+	if err := os.WriteFile(tmp, b, perm); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, "."+name)
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return err
 	}
