@@ -19,13 +19,18 @@ func (p *Program) Evaluate(nr int32, args [6]uint64) (uint32, error) {
 
 // evaluateArch evaluates the program for a call on any architecture.
 func (p *Program) evaluateArch(arch, nr uint32, args [6]uint64) (uint32, error) {
-	var data [64]byte
-	binary.NativeEndian.PutUint32(data[0:], nr)
-	binary.NativeEndian.PutUint32(data[4:], arch)
+	var data [sizeofSeccompData]byte
+	putData(&data, arch, nr, args)
+	return runBPF(p.Filter, data[:])
+}
+
+// putData fills a struct seccomp_data (the instruction pointer left zero).
+func putData(data *[sizeofSeccompData]byte, arch, nr uint32, args [6]uint64) {
+	binary.NativeEndian.PutUint32(data[offNr:], nr)
+	binary.NativeEndian.PutUint32(data[offArch:], arch)
 	for i, a := range args {
 		binary.NativeEndian.PutUint64(data[16+8*i:], a)
 	}
-	return runBPF(p.Filter, data[:])
 }
 
 // runBPF interprets a classic BPF program over data (struct seccomp_data).
@@ -73,6 +78,12 @@ func runBPF(prog []unix.SockFilter, data []byte) (uint32, error) {
 			return a, nil
 		case unix.BPF_JMP | unix.BPF_JA:
 			pc += int(in.K)
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K: // most of libseccomp's programs
+			if a == in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
 		default:
 			var err error
 			switch in.Code & 0x07 {

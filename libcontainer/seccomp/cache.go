@@ -22,7 +22,7 @@ const DefaultCacheDir = "/run/husk/.seccomp-cache"
 // formatVersion changes whenever husk compiles the same profile
 // differently (prefix layout, table of newer syscalls, Program encoding), so
 // that entries written by an older husk are never used.
-const formatVersion = "husk-seccomp-1"
+const formatVersion = "husk-seccomp-2"
 
 // cacheEntry is the file format of one cache entry.
 type cacheEntry struct {

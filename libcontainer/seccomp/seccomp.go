@@ -170,6 +170,12 @@ const maxFilterLen = 4096
 // which case its unconditional rules are compiled into husk's prefix and
 // conditional ones are skipped with a warning.
 func Compile(cfg *specs.LinuxSeccomp) (*Program, error) {
+	return compile(cfg, false)
+}
+
+// compile is Compile; with raw set it keeps libseccomp's layout, which tests
+// use as the reference for the optimised one.
+func compile(cfg *specs.LinuxSeccomp, raw bool) (*Program, error) {
 	if cfg == nil {
 		return nil, errors.New("seccomp: no profile")
 	}
@@ -240,6 +246,15 @@ func Compile(cfg *specs.LinuxSeccomp) (*Program, error) {
 		return nil, err
 	}
 	prog := &Program{Filter: append(prefix, body...), Notify: notify, Arch: native.audit}
+	if !raw {
+		// A shorter layout of the same decisions (optimize.go); when the
+		// program is not one it models, libseccomp's stays.
+		if opt, err := optimize(prog.Filter); err != nil {
+			logrus.Debugf("seccomp: keeping libseccomp's layout: %v", err)
+		} else if len(opt) < len(prog.Filter) {
+			prog.Filter = opt
+		}
+	}
 	if len(prog.Filter) > maxFilterLen {
 		return nil, fmt.Errorf("seccomp: profile compiles to %d BPF instructions, more than the kernel's limit of %d", len(prog.Filter), maxFilterLen)
 	}
