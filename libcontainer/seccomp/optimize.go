@@ -414,6 +414,12 @@ func constOutcome(prog []unix.SockFilter, arch, nr uint32) (ret uint32, ok bool)
 			a = arch
 		case in.Code == opJa:
 			pc += int(in.K)
+		case in.Code == opJeq:
+			if a == in.K {
+				pc += int(in.Jt)
+			} else {
+				pc += int(in.Jf)
+			}
 		case in.Code&0x07 == unix.BPF_JMP && in.Code&0x08 == unix.BPF_K:
 			j, err := cond(in, a, 0)
 			if err != nil {
@@ -810,8 +816,14 @@ func sameDecisions(orig, opt []unix.SockFilter, plans []archPlan) error {
 		}
 		return nil
 	}
+	ends := func(lo, hi uint32) []uint32 {
+		if lo == hi {
+			return []uint32{lo}
+		}
+		return []uint32{lo, hi}
+	}
 	for _, p := range plans {
-		for _, arch := range []uint32{p.lo, p.hi} {
+		for _, arch := range ends(p.lo, p.hi) {
 			for j, lo := range p.nrs {
 				hi := ^uint32(0)
 				if j+1 < len(p.nrs) {
@@ -821,7 +833,7 @@ func sameDecisions(orig, opt []unix.SockFilter, plans []archPlan) error {
 				if r := p.outs[j].residual; r != nil {
 					sets = append(append(sets[:len(sets):len(sets)], more...), pathInputs(r)...)
 				}
-				for _, nr := range []uint32{lo, hi} {
+				for _, nr := range ends(lo, hi) {
 					for _, words := range sets {
 						if err := check(arch, nr, words); err != nil {
 							return err
