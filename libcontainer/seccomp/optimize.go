@@ -511,8 +511,6 @@ func (a *lasm) jump(t string) {
 	a.ins = append(a.ins, lins{in: unix.SockFilter{Code: opJa}, t: t})
 }
 
-func (l *lins) isCond() bool { return l.t != "" && l.in.Code != opJa }
-
 // assemble resolves the labels.
 func (a *lasm) assemble() ([]unix.SockFilter, error) {
 	target := func(i int, name string) (int, error) {
