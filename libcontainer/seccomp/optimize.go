@@ -558,22 +558,20 @@ func (a *lasm) assemble() ([]unix.SockFilter, error) {
 				}
 				c := in.in
 				var tramp []unix.SockFilter
-				if in.farT {
-					c.Jt = uint8(len(tramp))
-					tramp = append(tramp, unix.SockFilter{Code: opJa, K: uint32(pos[t] - pos[i] - 2 - len(tramp))})
-				} else if off := pos[t] - pos[i] - 1; off > 255 {
-					a.ins[i].farT, changed = true, true
-				} else {
-					c.Jt = uint8(off)
+				// branch sets one offset of the jump: to the target, or to a
+				// trampoline after the jump once the target is out of reach.
+				branch := func(far *bool, to int, off *uint8) {
+					if *far {
+						*off = uint8(len(tramp))
+						tramp = append(tramp, unix.SockFilter{Code: opJa, K: uint32(pos[to] - pos[i] - 2 - len(tramp))})
+					} else if d := pos[to] - pos[i] - 1; d > 255 {
+						*far, changed = true, true
+					} else {
+						*off = uint8(d)
+					}
 				}
-				if in.farF {
-					c.Jf = uint8(len(tramp))
-					tramp = append(tramp, unix.SockFilter{Code: opJa, K: uint32(pos[f] - pos[i] - 2 - len(tramp))})
-				} else if off := pos[f] - pos[i] - 1; off > 255 {
-					a.ins[i].farF, changed = true, true
-				} else {
-					c.Jf = uint8(off)
-				}
+				branch(&a.ins[i].farT, t, &c.Jt)
+				branch(&a.ins[i].farF, f, &c.Jf)
 				out = append(out, c)
 				out = append(out, tramp...)
 			}
