@@ -20,7 +20,7 @@ import (
 // "always allowed" cache, each run walking the chain. That is ~0.8 ms per
 // container start and per exec, the single largest kernel cost of both.
 //
-// optimize rebuilds the same decision as: a test of the architecture, then a
+// optimize rebuilds the same decisions as a test of the architecture, then a
 // binary search over ranges of syscall numbers whose outcome is the same,
 // ending in a return. Numbers whose outcome depends on the arguments go to a
 // residual program: libseccomp's own instructions for that call, specialised
@@ -39,12 +39,13 @@ import (
 //     architecture and number: tests of those are folded, tests of arguments
 //     are kept. The result is either one return value or a residual program.
 //   - the new program is then checked against the original with the BPF
-//     interpreter at both ends of every range, for several argument values;
-//     any difference is an error and the original is kept.
+//     interpreter at both ends of every range, and where arguments matter
+//     with inputs chosen to take every path of the residual program; any
+//     difference is an error and the original is kept.
 //
-// The new program uses only the instructions the kernel's cache emulator
-// understands (loads of nr and arch, JEQ/JGE/JA, RET K), so that cache keeps
-// working and allowed calls skip the filter.
+// Outside the residual programs, the new program uses only the instructions
+// the kernel's cache emulator understands (loads of nr and arch, JEQ/JGE/JA,
+// RET K), so that cache keeps working and allowed calls skip the filter.
 
 // errNotModelled is returned when the program uses something the analysis
 // does not follow.
