@@ -93,6 +93,9 @@ func (p *parent) start(extra []extraFile) error {
 	defer child.Close()
 	args := []string{"husk", "init"}
 	env := []string{"GOMAXPROCS=1"}
+	if slack := system.CallerTimerSlack(); slack != 0 {
+		env = append(env, "_HUSK_TIMERSLACK="+strconv.FormatUint(slack, 10))
+	}
 	dir := ""
 	if p.o != nil {
 		dir = p.c.Bundle // relative bind-mount sources are relative to the bundle, as with runc

@@ -54,6 +54,38 @@ enum {
 
 static int syncfd = -1;
 
+// Timer slack. The Go runtime's sysmon thread sleeps 20 µs at a time while a process is young, and a
+// husk command lives a few milliseconds: with the usual 50 µs slack that is ~50 wake-ups (context
+// switches) per Go process. Every husk process therefore runs with HUSK_TIMER_SLACK_NS, set here before
+// the Go runtime starts its threads, which inherit it. What husk starts for others gets the caller's
+// slack back: the container's processes (set before the clone below, or by initproc before execve),
+// hooks and ps (system.WithCallerTimerSlack). husk_caller_slack is the caller's slack, 0 when husk
+// kept it (it was already as coarse); a husk process started by husk learns it from _HUSK_TIMERSLACK.
+#define HUSK_TIMER_SLACK_NS 500000UL
+unsigned long husk_caller_slack;
+
+static void coarse_timer_slack(void)
+{
+	const char *env = getenv("_HUSK_TIMERSLACK");
+	unsigned long caller;
+	if (env && *env) {
+		char *end;
+		errno = 0;
+		caller = strtoul(env, &end, 10);
+		if (errno || *end || caller == 0)
+			return;
+	} else {
+		int cur = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+		if (cur <= 0 || (unsigned long)cur >= HUSK_TIMER_SLACK_NS)
+			return;
+		caller = (unsigned long)cur;
+	}
+	if (prctl(PR_SET_TIMERSLACK, HUSK_TIMER_SLACK_NS, 0, 0, 0) == 0)
+		husk_caller_slack = caller;
+}
+
+unsigned long husk_timer_slack(void) { return HUSK_TIMER_SLACK_NS; }
+
 void husk_json_escape(char *out, size_t outsz, const char *in)
 {
 	size_t o = 0;
@@ -147,6 +179,7 @@ static void wait_ack(void)
 
 void husk_nsenter(void)
 {
+	coarse_timer_slack();
 	const char *env = getenv("_HUSK_INITPIPE");
 	if (!env || !*env)
 		return;
@@ -316,12 +349,18 @@ void husk_nsenter(void)
 
 	// The container's init: a child of our parent (so it is the create command's child and, once
 	// that exits, the caller's subreaper's), PID 1 when a PID namespace was created.
+	// The child's thread starts with the caller's timer slack as its default (prctl(PR_SET_TIMERSLACK, 0)
+	// returns to it) and current value; the Go init takes husk's again until its execve.
+	if (husk_caller_slack && prctl(PR_SET_TIMERSLACK, husk_caller_slack, 0, 0, 0) < 0)
+		bail("prctl(PR_SET_TIMERSLACK)");
 	pid_t child = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, NULL, NULL, 0);
 	if (child < 0)
 		bail("clone container init");
 	if (child == 0) {
 		if (exec_blob)
 			husk_exec_init(syncfd, exec_blob, exec_len); // no Go runtime at all
+		if (husk_caller_slack)
+			prctl(PR_SET_TIMERSLACK, HUSK_TIMER_SLACK_NS, 0, 0, 0);
 		return; // into the Go runtime: libcontainer/initproc
 	}
 

@@ -10,6 +10,17 @@ package nsenter
 /*
 #cgo CFLAGS: -Wall -Wextra -O2
 extern void husk_nsenter(void);
+extern unsigned long husk_caller_slack;
+extern unsigned long husk_timer_slack(void);
 static void __attribute__((constructor)) husk_nsenter_ctor(void) { husk_nsenter(); }
 */
 import "C"
+
+// TimerSlack returns the caller's timer slack (ns) and the one the constructor gave this process
+// instead, or zeros when it kept the caller's (see nsenter.c).
+func TimerSlack() (caller, husk uint64) {
+	if C.husk_caller_slack == 0 {
+		return 0, 0
+	}
+	return uint64(C.husk_caller_slack), uint64(C.husk_timer_slack())
+}

@@ -17,7 +17,8 @@ import (
 	"github.com/urfave/cli"
 
 	"github.com/husk-runtime/husk/libcontainer/initproc"
-	_ "github.com/husk-runtime/husk/nsenter" // the pre-Go namespace constructor of `husk init`
+	"github.com/husk-runtime/husk/libcontainer/system"
+	"github.com/husk-runtime/husk/nsenter" // the pre-Go constructor of `husk init` (and the timer slack)
 )
 
 // Set with -ldflags -X by the Makefile.
@@ -48,6 +49,7 @@ value for "bundle" is the current directory.`
 const specConfig = "config.json"
 
 func main() {
+	system.SetTimerSlack(nsenter.TimerSlack())
 	if initproc.IsInit() {
 		initproc.Main() // never returns
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli"
+
+	"github.com/husk-runtime/husk/libcontainer/system"
 )
 
 var psCommand = cli.Command{
@@ -46,7 +48,11 @@ var psCommand = cli.Command{
 		if len(psArgs) == 0 {
 			psArgs = []string{"-ef"}
 		}
-		out, err := exec.Command("ps", psArgs...).Output()
+		var out []byte
+		err = system.WithCallerTimerSlack(func() (err error) {
+			out, err = exec.Command("ps", psArgs...).Output()
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("%w: %s", err, out)
 		}

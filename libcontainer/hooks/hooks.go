@@ -18,6 +18,8 @@ import (
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/husk-runtime/husk/libcontainer/system"
 )
 
 // maxOutput is how much of a hook's stdout and stderr an error quotes.
@@ -222,5 +224,5 @@ func startSealed(cmd *exec.Cmd) error {
 		}
 		marked = append(marked, fd)
 	}
-	return cmd.Start()
+	return system.WithCallerTimerSlack(cmd.Start)
 }

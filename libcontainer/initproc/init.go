@@ -20,6 +20,7 @@ import (
 	"github.com/husk-runtime/husk/libcontainer/rootfs"
 	"github.com/husk-runtime/husk/libcontainer/seccomp"
 	hsync "github.com/husk-runtime/husk/libcontainer/sync"
+	"github.com/husk-runtime/husk/libcontainer/system"
 )
 
 func init() {
@@ -202,6 +203,9 @@ func (in *initState) buildExec() error {
 func (in *initState) execProcess() error {
 	if err := in.sock.Send(&hsync.Msg{Type: hsync.TypeReady}); err != nil {
 		return err
+	}
+	if err := system.RestoreTimerSlack(); err != nil {
+		return fmt.Errorf("timer slack: %w", err)
 	}
 	if err := in.finish(); err != nil {
 		return err
@@ -491,6 +495,9 @@ func (in *initState) exec() error {
 		if err := hooks.Run("startContainer", h.StartContainer, in.state(specs.StateCreated)); err != nil {
 			return err
 		}
+	}
+	if err := system.RestoreTimerSlack(); err != nil {
+		return fmt.Errorf("timer slack: %w", err)
 	}
 	if err := in.finish(); err != nil {
 		return err
