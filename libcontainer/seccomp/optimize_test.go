@@ -361,3 +361,35 @@ func TestSameDecisionsCatchesADifference(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadOptimizedDefaultFixture loads the optimised program of the
+// docker-like fixture in a child and makes real system calls under it.
+func TestLoadOptimizedDefaultFixture(t *testing.T) {
+	requireAMD64(t)
+	cfg := loadFixture(t)
+	ref, err := compile(cfg, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := mustCompile(t, cfg); len(p.Filter) >= len(ref.Filter) {
+		t.Fatalf("Compile kept libseccomp's layout (%d instructions)", len(p.Filter))
+	}
+	calls := []call{
+		{Nr: unix.SYS_GETPPID}, // allowed
+		{Nr: unix.SYS_PERSONALITY, Args: [6]uintptr{0xffffffff}}, // allowed for this argument (query)
+		{Nr: unix.SYS_PERSONALITY, Args: [6]uintptr{0x0040000}},  // denied for this one
+		{Nr: unix.SYS_MOUNT}, // denied
+		{Nr: unix.SYS_CLONE, Args: [6]uintptr{unix.CLONE_NEWUSER}},               // denied for these flags
+		{Nr: unix.SYS_SOCKET, Args: [6]uintptr{unix.AF_VSOCK, unix.SOCK_STREAM}}, // denied family
+		{Nr: unix.SYS_CLONE3}, // newer than the profile
+		{Nr: 1000},            // no such call yet
+	}
+	out, errOut, ws := runInChild(t, cfg, "calls", callsEnvValue(t, calls))
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("child: %v, stderr %q", ws, errOut)
+	}
+	want := fmt.Sprintf("0 0 %d %d %d %d %d %d ", unix.EPERM, unix.EPERM, unix.EPERM, unix.EPERM, unix.ENOSYS, unix.ENOSYS)
+	if out != want {
+		t.Fatalf("errnos %q, want %q", out, want)
+	}
+}
