@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -36,15 +35,6 @@ func withTimerSlack(t *testing.T, ns uint64, fn func()) {
 	fn()
 }
 
-func readSlack(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(b))
-}
-
 // TestTimerSlack: the container's init runs with husk's coarse timer slack until it execs the
 // container's process, which has the caller's, as do the hooks husk runs; a caller whose slack is
 // already coarser keeps it everywhere.
@@ -62,18 +52,18 @@ func TestTimerSlack(t *testing.T) {
 			withTimerSlack(t, caller, func() { h.create(id, b) })
 			t.Cleanup(func() { h.run("delete", "--force", id) })
 			want := strconv.FormatUint(caller, 10)
-			if got := readSlack(t, out); got != want {
+			if got := readTrim(t, out); got != want {
 				t.Errorf("createRuntime hook: timer slack %s, want the caller's %s", got, want)
 			}
 			pid := strconv.Itoa(h.state(id).Pid)
 			wantInit := strconv.FormatUint(max(caller, huskTimerSlack), 10)
-			if got := readSlack(t, "/proc/"+pid+"/timerslack_ns"); got != wantInit {
+			if got := readTrim(t, "/proc/"+pid+"/timerslack_ns"); got != wantInit {
 				t.Errorf("init before start: timer slack %s, want %s", got, wantInit)
 			}
 			withTimerSlack(t, caller, func() { h.start(id) })
 			h.waitStatus(id, "running")
 			// The process has exec'd once start returns.
-			if got := readSlack(t, "/proc/"+pid+"/timerslack_ns"); got != want {
+			if got := readTrim(t, "/proc/"+pid+"/timerslack_ns"); got != want {
 				t.Errorf("container process: timer slack %s, want the caller's %s", got, want)
 			}
 		})
