@@ -19,15 +19,36 @@ type sealResult struct {
 	err error
 }
 
+// early is a seal started by SealEarly that no parent has taken yet.
+var early chan sealResult
+
+// SealEarly starts the seal of the husk binary now, for a command that is about to start a container
+// process (create, run, exec): the seal then also overlaps what the command does before it gets to
+// Create or Exec (its flags, the bundle's config.json or the container's state). The next startSeal
+// takes it; a command that fails before that leaves it to the process exit.
+func SealEarly() {
+	if early == nil {
+		early = sealInBackground()
+	}
+}
+
 // startSeal seals the husk binary in the background (two detached mounts, 0.2-0.3 ms), so that the
 // seal overlaps the rest of the preparation instead of adding to it; spawn takes the result.
 func (p *parent) startSeal() {
+	if early != nil {
+		p.sealed, early = early, nil
+		return
+	}
+	p.sealed = sealInBackground()
+}
+
+func sealInBackground() chan sealResult {
 	ch := make(chan sealResult, 1)
-	p.sealed = ch
 	go func() {
 		f, err := exeseal.Open()
 		ch <- sealResult{f, err}
 	}()
+	return ch
 }
 
 // takeSeal returns the sealed binary, waiting for startSeal (or sealing now if it was not started).

@@ -24,6 +24,7 @@ command(s) that get executed on start, edit the args parameter of the spec. See
 "husk spec --help" for more explanation.`,
 	Flags: createFlags,
 	Action: func(ctx *cli.Context) error {
+		libcontainer.SealEarly()
 		o, err := createOpts(ctx)
 		if err != nil {
 			return err

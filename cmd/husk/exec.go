@@ -56,6 +56,7 @@ following will output a list of processes running in the container:
 		if err := checkArgs(ctx, 1, minArgs); err != nil {
 			return err
 		}
+		libcontainer.SealEarly()
 		code, err := execProcess(ctx)
 		if err != nil {
 			// A failure of husk itself, as opposed to the process's own status, is 255 (runc).

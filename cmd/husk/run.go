@@ -25,6 +25,7 @@ filesystem.`,
 		cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 	}, createFlags...),
 	Action: func(ctx *cli.Context) error {
+		libcontainer.SealEarly()
 		o, err := createOpts(ctx)
 		if err != nil {
 			return err
