@@ -57,7 +57,7 @@ type archStub struct {
 	extra map[uint32]uint32
 }
 
-// Classic BPF opcodes used by the prefix.
+// Classic BPF opcodes husk emits (the prefix and the optimised layout).
 const (
 	opLdAbs = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
 	opJeq   = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
@@ -73,44 +73,6 @@ const (
 )
 
 const retENOSYS = unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
-
-// asm is a tiny assembler: instructions whose jump target is a label are
-// resolved when the program is finished.
-type asm struct {
-	ins    []unix.SockFilter
-	fixups map[int]string // index of a JA instruction -> label
-	labels map[string]int
-}
-
-func newAsm() *asm {
-	return &asm{fixups: map[int]string{}, labels: map[string]int{}}
-}
-
-func (a *asm) emit(code uint16, jt, jf uint8, k uint32) {
-	a.ins = append(a.ins, unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k})
-}
-
-// jumpTo emits an unconditional jump to label.
-func (a *asm) jumpTo(label string) {
-	a.fixups[len(a.ins)] = label
-	a.emit(opJa, 0, 0, 0)
-}
-
-func (a *asm) label(name string) { a.labels[name] = len(a.ins) }
-
-// finish resolves the jumps; the label "main" is the first instruction after
-// the prefix.
-func (a *asm) finish() ([]unix.SockFilter, error) {
-	a.labels["main"] = len(a.ins)
-	for at, name := range a.fixups {
-		target, ok := a.labels[name]
-		if !ok || target <= at {
-			return nil, fmt.Errorf("seccomp: internal error: bad jump to %q", name)
-		}
-		a.ins[at].K = uint32(target - at - 1)
-	}
-	return a.ins, nil
-}
 
 // emitNrChecks emits the tests for one syscall-number range of an
 // architecture; the syscall number is already in A. It never falls through:
@@ -130,7 +92,7 @@ func emitNrChecks(a *asm, st *archStub, enosys bool) {
 		a.emit(opJge, 0, 1, uint32(st.max+1))
 		a.emit(opRet, 0, 0, retENOSYS)
 	}
-	a.jumpTo("main")
+	a.jump("main")
 }
 
 // buildPrefix returns the instructions to put before libseccomp's program,
@@ -169,9 +131,9 @@ func buildPrefix(stubs []*archStub, enosys bool) ([]unix.SockFilter, error) {
 	for _, audit := range audits {
 		// if arch == audit: go to its block, else test the next arch.
 		a.emit(opJeq, 0, 1, audit)
-		a.jumpTo(fmt.Sprintf("arch-%x", audit))
+		a.jump(fmt.Sprintf("arch-%x", audit))
 	}
-	a.jumpTo("main")
+	a.jump("main")
 	for _, audit := range audits {
 		p := byAudit[audit]
 		a.label(fmt.Sprintf("arch-%x", audit))
@@ -182,14 +144,14 @@ func buildPrefix(stubs []*archStub, enosys bool) ([]unix.SockFilter, error) {
 			// which applies the bad-architecture action.
 			a.emit(opJge, 0, 1, x32SyscallBit)
 			if p.x32 != nil {
-				a.jumpTo("x32")
+				a.jump("x32")
 			} else {
-				a.jumpTo("main")
+				a.jump("main")
 			}
 			if p.native != nil {
 				emitNrChecks(a, p.native, enosys)
 			} else {
-				a.jumpTo("main")
+				a.jump("main")
 			}
 			if p.x32 != nil {
 				a.label("x32")
@@ -199,5 +161,6 @@ func buildPrefix(stubs []*archStub, enosys bool) ([]unix.SockFilter, error) {
 		}
 		emitNrChecks(a, p.native, enosys)
 	}
-	return a.finish()
+	a.label("main") // the first instruction after the prefix
+	return a.assemble()
 }

@@ -459,7 +459,7 @@ func (s *specialiser) linearise(root int) ([]unix.SockFilter, error) {
 	// Successors come from later instructions of the original program, so
 	// its order is a topological one; the root has the lowest pc.
 	sort.SliceStable(order, func(i, j int) bool { return s.nodes[order[i]].pc < s.nodes[order[j]].pc })
-	a := newLasm()
+	a := newAsm()
 	label := func(id int) string { return fmt.Sprintf("n%d", id) }
 	for i, id := range order {
 		n := s.nodes[id]
@@ -479,145 +479,6 @@ func (s *specialiser) linearise(root int) ([]unix.SockFilter, error) {
 	return a.assemble()
 }
 
-// lasm assembles instructions whose jumps name labels; conditional jumps
-// that cannot reach their target in 8 bits get a JA trampoline.
-type lasm struct {
-	ins    []lins
-	labels map[string]int // label -> index in ins
-	n      int
-}
-
-type lins struct {
-	in         unix.SockFilter
-	t, f       string // targets of a conditional jump (both), or of a JA (t)
-	farT, farF bool
-}
-
-func newLasm() *lasm { return &lasm{labels: map[string]int{}} }
-
-func (a *lasm) newLabel() string {
-	a.n++
-	return fmt.Sprintf(".L%d", a.n)
-}
-
-func (a *lasm) label(name string) { a.labels[name] = len(a.ins) }
-
-func (a *lasm) raw(in unix.SockFilter) { a.ins = append(a.ins, lins{in: in}) }
-
-func (a *lasm) cond(code uint16, k uint32, t, f string) {
-	a.ins = append(a.ins, lins{in: unix.SockFilter{Code: code, K: k}, t: t, f: f})
-}
-
-func (a *lasm) jump(t string) {
-	a.ins = append(a.ins, lins{in: unix.SockFilter{Code: opJa}, t: t})
-}
-
-// assemble resolves the labels.
-func (a *lasm) assemble() ([]unix.SockFilter, error) {
-	target := func(i int, name string) (int, error) {
-		t, ok := a.labels[name]
-		if !ok || t <= i || t >= len(a.ins) {
-			return 0, fmt.Errorf("seccomp: optimise: bad jump to %q", name)
-		}
-		return t, nil
-	}
-	for {
-		pos := make([]int, len(a.ins))
-		p := 0
-		for i, in := range a.ins {
-			pos[i] = p
-			p++
-			if in.farT {
-				p++
-			}
-			if in.farF {
-				p++
-			}
-		}
-		changed := false
-		out := make([]unix.SockFilter, 0, p)
-		for i := range a.ins {
-			in := a.ins[i]
-			switch {
-			case in.t == "":
-				out = append(out, in.in)
-			case in.in.Code == opJa:
-				t, err := target(i, in.t)
-				if err != nil {
-					return nil, err
-				}
-				in.in.K = uint32(pos[t] - pos[i] - 1)
-				out = append(out, in.in)
-			default:
-				t, err := target(i, in.t)
-				if err != nil {
-					return nil, err
-				}
-				f, err := target(i, in.f)
-				if err != nil {
-					return nil, err
-				}
-				c := in.in
-				var tramp []unix.SockFilter
-				// branch sets one offset of the jump: to the target, or to a
-				// trampoline after the jump once the target is out of reach.
-				branch := func(far *bool, to int, off *uint8) {
-					if *far {
-						*off = uint8(len(tramp))
-						tramp = append(tramp, unix.SockFilter{Code: opJa, K: uint32(pos[to] - pos[i] - 2 - len(tramp))})
-					} else if d := pos[to] - pos[i] - 1; d > 255 {
-						*far, changed = true, true
-					} else {
-						*off = uint8(d)
-					}
-				}
-				branch(&a.ins[i].farT, t, &c.Jt)
-				branch(&a.ins[i].farF, f, &c.Jf)
-				out = append(out, c)
-				out = append(out, tramp...)
-			}
-		}
-		if !changed {
-			return out, nil
-		}
-	}
-}
-
-// span is a range of syscall numbers (or architectures) from lo up to the
-// next span's lo, and where it goes.
-type span struct {
-	lo     uint32
-	target string
-}
-
-// tree emits a binary search over spans (sorted, the first starting at 0)
-// with A holding the value, and returns the label to enter it at: its first
-// instruction, or the only span's target.
-func (a *lasm) tree(spans []span) string {
-	if len(spans) == 1 {
-		return spans[0].target
-	}
-	m := len(spans) / 2
-	l := a.newLabel()
-	a.label(l)
-	at := len(a.ins)
-	a.cond(opJge, spans[m].lo, "", "")
-	left := a.tree(spans[:m])
-	right := a.tree(spans[m:])
-	a.ins[at].t, a.ins[at].f = right, left
-	return l
-}
-
-// enterTree emits a load of the value at off, then the search over spans.
-func (a *lasm) enterTree(off uint32, spans []span) {
-	if len(spans) == 1 {
-		a.jump(spans[0].target)
-		return
-	}
-	a.raw(unix.SockFilter{Code: opLdAbs, K: off})
-	a.tree(spans)
-}
-
 // retPool hands out labels for return instructions and emits them.
 type retPool struct {
 	prefix string
@@ -629,7 +490,7 @@ func (r *retPool) label(k uint32) string {
 	return fmt.Sprintf("%s:%x", r.prefix, k)
 }
 
-func (r *retPool) emit(a *lasm) {
+func (r *retPool) emit(a *asm) {
 	ks := make([]uint32, 0, len(r.used))
 	for k := range r.used {
 		ks = append(ks, k)
@@ -704,7 +565,7 @@ func plan(prog []unix.SockFilter) ([]archPlan, error) {
 
 // build lays the plans out as a program.
 func build(plans []archPlan) ([]unix.SockFilter, error) {
-	a := newLasm()
+	a := newAsm()
 	residuals := map[string]string{} // program bytes -> label
 	var residualOrder []string
 	var residualProgs [][]unix.SockFilter

@@ -300,10 +300,10 @@ func TestOptimizeArgumentTestsAndEntryState(t *testing.T) {
 	}
 }
 
-func TestLasmTrampolines(t *testing.T) {
+func TestAsmTrampolines(t *testing.T) {
 	// 400 ranges, each returning its own value from a pool after the
 	// tree: the first tests are more than 255 instructions from the pool.
-	a := newLasm()
+	a := newAsm()
 	var spans []span
 	for i := uint32(0); i < 400; i++ {
 		spans = append(spans, span{lo: i * 10, target: fmt.Sprintf("r%d", i)})
