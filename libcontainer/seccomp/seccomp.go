@@ -122,11 +122,11 @@ func (p *Program) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// filterBytes serialises sock_filters in native byte order, as the kernel
-// and libseccomp's export use.
 // Bytes returns the filter as the kernel's struct sock_filter array, in native byte order.
 func (p *Program) Bytes() []byte { return filterBytes(p.Filter) }
 
+// filterBytes serialises sock_filters in native byte order, as the kernel
+// and libseccomp's export use.
 func filterBytes(f []unix.SockFilter) []byte {
 	out := make([]byte, 0, len(f)*sockFilterSize)
 	for _, in := range f {

@@ -233,8 +233,8 @@ type Conn struct {
 	f *os.File
 }
 
-// NewPair returns the parent's end and the child's end (the latter without close-on-exec handling: the
-// caller passes it through ExtraFiles). The parent's end is non-blocking, so that a Recv waiting for the
+// NewPair returns the parent's end and the child's end (the latter blocking and close-on-exec: the
+// caller installs it in the child's fd table when it starts the child, as syscall.ForkExec does). The parent's end is non-blocking, so that a Recv waiting for the
 // child parks in the Go runtime's poller: a goroutine blocked in a system call instead keeps the
 // runtime's sysmon thread polling every 20 µs or so.
 func NewPair() (parent *Conn, child *os.File, err error) {
